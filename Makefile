@@ -1,0 +1,35 @@
+# The README's two commands: `make example-class` (the course's main job) and `make test`.
+# Each one creates .venv and installs requirements.txt first if that has not happened yet.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install example-class test manifest release lab clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+example-class: $(STAMP)
+	$(BIN)/course example-class
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+manifest: $(STAMP)
+	$(BIN)/course manifest --write
+
+release: $(STAMP)
+	$(BIN)/course release
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab
+
+clean:
+	rm -rf build .pytest_cache

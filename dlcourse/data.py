@@ -1,0 +1,77 @@
+"""Small toy data sets, generated in code (no downloads), for lectures and assignments.
+
+Every maker takes a ``seed`` (the course seed by default) and returns ``float32``
+NumPy arrays, so a notebook gets the same numbers on every run and machine.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from dlcourse.chapters import SEED
+
+__all__ = ["wavy", "toy_function_1d", "linear_1d", "positive_and_centred", "toy_regression"]
+
+
+def wavy(x: np.ndarray) -> np.ndarray:
+    """The default 1-D target: a wiggle on a gentle bowl, hard for a straight line."""
+    return np.sin(2.0 * x) + 0.3 * x**2 - 1.0
+
+
+def toy_function_1d(n: int = 256, fn: Callable[[np.ndarray], np.ndarray] | None = None,
+                    low: float = -3.0, high: float = 3.0, noise: float = 0.05,
+                    seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
+    """Noisy samples ``y = fn(x) + noise`` of a 1-D function on ``[low, high]``.
+
+    Returns ``x`` and ``y`` of shape ``(n, 1)``, ``x`` sorted ascending. The default
+    ``fn`` is ``sin(2x) + 0.3 x**2 - 1``.
+    """
+    rng = np.random.default_rng(seed)
+    fn = fn or wavy
+    x = np.sort(rng.uniform(low, high, size=(n, 1)), axis=0)
+    y = fn(x) + noise * rng.standard_normal((n, 1))
+    return x.astype("float32"), y.astype("float32")
+
+
+def linear_1d(n: int = 200, x_mean: float = 0.0, x_std: float = 1.0, slope: float = 2.0,
+              intercept: float = 1.0, noise: float = 0.1,
+              seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
+    """A straight-line task ``y = slope * x + intercept + noise`` with ``x ~ N(x_mean, x_std²)``.
+
+    Returns ``x`` and ``y`` of shape ``(n,)``. A non-zero ``x_mean`` couples slope and
+    intercept in the squared-error loss (the narrow valley); ``x_mean=0`` decouples them.
+    """
+    rng = np.random.default_rng(seed)
+    x = x_mean + x_std * rng.standard_normal(n)
+    y = slope * x + intercept + noise * rng.standard_normal(n)
+    return x.astype("float32"), y.astype("float32")
+
+
+def positive_and_centred(n: int = 512, d: int = 8,
+                         seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
+    """The same ``(n, d)`` inputs twice: positive-only and zero-centred.
+
+    The positive version lies in ``(0, 1)``, like sigmoid outputs or pixel intensities;
+    the centred version subtracts each feature's mean, so every column averages 0.
+    """
+    rng = np.random.default_rng(seed)
+    x_pos = rng.beta(2.0, 2.0, size=(n, d))
+    x_centred = x_pos - x_pos.mean(axis=0, keepdims=True)
+    return x_pos.astype("float32"), x_centred.astype("float32")
+
+
+def toy_regression(n: int = 512, d: int = 10, scale: float = 1.0, offset: float = 0.0,
+                   noise: float = 0.1, seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
+    """A smooth non-linear regression task with standard-normal inputs.
+
+    ``y = offset + scale * (sum_j sin(x @ u_j) + noise)`` for a few fixed random
+    directions ``u_j``. Returns ``x`` of shape ``(n, d)`` and ``y`` of shape ``(n, 1)``.
+    A larger ``scale`` or ``offset`` means larger errors and gradients at the start of
+    training.
+    """
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, d))
+    u = rng.standard_normal((d, 4)) / np.sqrt(d)
+    y = np.sin(x @ u).sum(axis=1, keepdims=True) + noise * rng.standard_normal((n, 1))
+    return x.astype("float32"), (offset + scale * y).astype("float32")

@@ -1,0 +1,188 @@
+"""Small plotting helpers shared by the lecture notebooks.
+
+Each helper draws on a Matplotlib ``Axes`` (a new figure unless ``ax`` is given) and
+returns it, so a notebook can add a line or a label afterwards and then call
+``plt.show()``. Inputs may be NumPy arrays, tensors or lists.
+"""
+from __future__ import annotations
+
+from typing import Callable, Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+__all__ = ["subplots", "plot_functions", "plot_function_grid", "plot_bars", "contour",
+           "draw_network"]
+
+
+def _np(values) -> np.ndarray:
+    """Any array-like (list, NumPy array, TensorFlow tensor) as a flat float NumPy array."""
+    return np.asarray(values, dtype=float).reshape(-1)
+
+
+def subplots(ncols: int = 1, nrows: int = 1, width: float = 4.0, height: float = 3.0,
+             **kwargs) -> tuple[plt.Figure, np.ndarray]:
+    """A figure of ``nrows × ncols`` panels, each ``width × height`` inches.
+
+    Returns ``(fig, axes)`` with ``axes`` always a flat array, even for one panel.
+    """
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows),
+                             squeeze=False, constrained_layout=True, **kwargs)
+    return fig, axes.reshape(-1)
+
+
+def plot_functions(xs, curves: Mapping[str, object], *, title: str | None = None,
+                   xlabel: str = "x", ylabel: str | None = None, ax: plt.Axes | None = None,
+                   logx: bool = False, ylim: tuple[float, float] | None = None,
+                   points: tuple[object, object] | None = None, points_label: str = "data",
+                   marker: str | None = None, legend: bool = True) -> plt.Axes:
+    """Draw several curves over the same ``xs``: ``{label: ys}``.
+
+    ``points=(x, y)`` adds a scatter (e.g. training data) behind the curves; ``logx``
+    uses a logarithmic x axis; ``marker`` (e.g. ``"o"``) marks every point of a curve.
+    """
+    if ax is None:
+        _, ax = plt.subplots()
+    xs = _np(xs)
+    if points is not None:
+        ax.scatter(_np(points[0]), _np(points[1]), s=8, alpha=0.35, color="grey",
+                   label=points_label)
+    for label, ys in curves.items():
+        ax.plot(xs, _np(ys), label=label, marker=marker, lw=1.8)
+    if logx:
+        ax.set_xscale("log")
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.set_xlabel(xlabel)
+    if ylabel:
+        ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    if legend and (curves or points is not None):
+        ax.legend(fontsize="small")
+    return ax
+
+
+def plot_function_grid(xs, panels: Mapping[str, Mapping[str, object]], *, ncols: int = 4,
+                       width: float = 3.0, height: float = 2.4,
+                       ylim: tuple[float, float] | None = None) -> np.ndarray:
+    """One small panel per entry of ``{panel title: {label: ys}}``, all over the same ``xs``.
+
+    Typical use: each activation with its derivative. A legend is drawn only in panels with
+    more than one curve. Returns the flat array of axes; unused panels are hidden.
+    """
+    nrows = -(-len(panels) // ncols)
+    fig, axes = subplots(ncols, nrows, width, height, sharex=True)
+    for ax, (title, curves) in zip(axes, panels.items()):
+        plot_functions(xs, curves, title=title, ax=ax, ylim=ylim, xlabel="",
+                       legend=len(curves) > 1)
+        ax.axhline(0, color="black", lw=0.6)
+        ax.axvline(0, color="black", lw=0.6)
+    for ax in axes[len(panels):]:
+        ax.set_visible(False)
+    return axes
+
+
+def plot_bars(values: Mapping[str, object], labels: Sequence[str] | None = None, *,
+              title: str | None = None, ylabel: str | None = None, ax: plt.Axes | None = None,
+              ylim: tuple[float, float] | None = None, annotate: bool = False,
+              fmt: str = "{:.2f}") -> plt.Axes:
+    """Grouped bar chart: one colour per key of ``{series: heights}``, one group per label.
+
+    With a single series and no ``labels``, the keys become the x tick labels instead.
+    ``annotate`` writes each bar's height (formatted with ``fmt``) above it.
+    """
+    if ax is None:
+        _, ax = plt.subplots()
+    series = {k: _np(v) for k, v in values.items()}
+    if labels is None and all(v.size == 1 for v in series.values()):
+        heights = np.concatenate(list(series.values()))
+        colours = [f"C{i}" for i in range(len(heights))]
+        bars = ax.bar(list(series), heights, color=colours)
+        containers = [bars]
+    else:
+        n = len(next(iter(series.values())))
+        labels = list(labels) if labels is not None else [str(i) for i in range(n)]
+        width = 0.8 / len(series)
+        offsets = (np.arange(len(series)) - (len(series) - 1) / 2) * width
+        containers = [ax.bar(np.arange(n) + off, h, width, label=name)
+                      for off, (name, h) in zip(offsets, series.items())]
+        ax.set_xticks(np.arange(n), labels)
+        ax.legend(fontsize="small")
+    if annotate:
+        for bars in containers:
+            ax.bar_label(bars, labels=[fmt.format(b.get_height()) for b in bars],
+                         fontsize="small", padding=2)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    if ylabel:
+        ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(axis="x", visible=False)
+    return ax
+
+
+def contour(fn: Callable[[np.ndarray, np.ndarray], np.ndarray], xlim: tuple[float, float],
+            ylim: tuple[float, float], *, n: int = 121, levels: int = 15, log_levels: bool = True,
+            path=None, ax: plt.Axes | None = None, title: str | None = None,
+            xlabel: str = "w", ylabel: str = "b", equal: bool = True) -> plt.Axes:
+    """Contour lines of a 2-D function ``fn(X, Y)`` evaluated on an ``n × n`` grid.
+
+    ``fn`` receives two equally shaped grids and returns values of that shape (use NumPy
+    broadcasting). ``log_levels`` spaces the contour levels geometrically, which shows
+    both the floor and the walls of a loss surface. ``path`` (an ``(steps, 2)`` array of
+    points) is drawn on top, e.g. the trajectory of gradient descent.
+    """
+    if ax is None:
+        _, ax = plt.subplots()
+    gx, gy = np.meshgrid(np.linspace(*xlim, n), np.linspace(*ylim, n))
+    z = np.asarray(fn(gx, gy), dtype=float)
+    if log_levels:
+        lo, hi = max(z.min(), 1e-12), z.max()
+        lv = np.geomspace(lo + 0.02 * (hi - lo) / levels, hi, levels)
+    else:
+        lv = levels
+    ax.contour(gx, gy, z, levels=lv, cmap="viridis", linewidths=1.0)
+    if path is not None:
+        p = np.asarray(path, dtype=float)
+        ax.plot(p[:, 0], p[:, 1], "-o", color="C3", ms=2.5, lw=1.2, label="gradient descent")
+        ax.plot(p[-1, 0], p[-1, 1], "*", color="C3", ms=10)
+        ax.legend(fontsize="small", loc="upper right")
+    if equal:
+        ax.set_aspect("equal")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(False)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def draw_network(sizes: Sequence[int], *, ax: plt.Axes | None = None, title: str | None = None,
+                 names: Sequence[str] | None = None) -> plt.Axes:
+    """Diagram of a fully connected net: one column of circles per layer, every pair of
+    neighbouring layers joined by all their connections.
+
+    ``sizes`` lists the units per layer, input first (``[3, 4, 2]``). ``names`` labels
+    the columns; by default "input", "hidden 1", …, "output".
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(1.6 * len(sizes) + 1, 0.5 * max(sizes) + 1.2))
+    if names is None:
+        names = ["input"] + [f"hidden {i}" for i in range(1, len(sizes) - 1)] + ["output"]
+    ys = [np.arange(n) - (n - 1) / 2 for n in sizes]
+    for col, (y_from, y_to) in enumerate(zip(ys[:-1], ys[1:])):
+        for a in y_from:
+            for b in y_to:
+                ax.plot([col, col + 1], [a, b], color="grey", lw=0.6, alpha=0.6, zorder=1)
+    for col, y in enumerate(ys):
+        colour = "white" if col == 0 else ("C1" if col == len(sizes) - 1 else "C0")
+        ax.scatter(np.full_like(y, col), y, s=260, color=colour, edgecolors="black", zorder=2)
+        ax.text(col, -max(sizes) / 2 - 0.3, names[col], ha="center", va="top", fontsize="small")
+    ax.set_xlim(-0.5, len(sizes) - 0.5)
+    ax.set_ylim(-max(sizes) / 2 - 0.9, max(sizes) / 2 + 0.2)
+    ax.axis("off")
+    if title:
+        ax.set_title(title)
+    return ax

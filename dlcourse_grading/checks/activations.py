@@ -1,0 +1,641 @@
+"""Hidden checks for assignment 1, neurons and activations (instructor-only).
+
+Each ``check_*`` takes the student's functions (or class), raises AssertionError with a
+student-facing message on the first problem and returns None when everything holds.
+References are NumPy float64 computations; inputs come from seeded generators.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+
+import numpy as np
+
+import dlcourse  # noqa: F401  (quiet TensorFlow before it is imported)
+import keras
+import tensorflow as tf
+from keras import ops
+
+from dlcourse.chapters import SEED
+from dlcourse.testing import assert_close, assert_shape
+from dlcourse_grading.checks.common import (
+    assert_gradient,
+    assert_in_range,
+    assert_no_builtin,
+    assert_python_float,
+    assert_python_int,
+    assert_raises,
+    assert_result,
+    assert_traceable,
+    assert_unchanged,
+    call,
+    case_rng,
+    checked,
+    describe,
+    large_values,
+    no_new_variables,
+    random_tensor,
+    weights_snapshot,
+)
+
+__all__ = [
+    "check_collapse_dense_layers", "check_mlp_forward", "check_count_parameters", "check_sigmoid",
+    "check_tanh", "check_gradient_sign_agreement", "check_count_dead_units", "check_relu_family",
+    "check_smooth_activations", "check_prelu", "check_softmax", "check_log_softmax",
+]
+
+SPEC = (tf.TensorSpec((3, 4), tf.float32),)
+ELEMENTWISE_CASES = [((), "float32"), ((1,), "float32"), ((7,), "float32"), ((1, 1), "float64"),
+                     ((4, 5), "float32"), ((2, 3, 4), "float64"), ((16, 8), "float32")]
+LARGE = "with values of large magnitude (|x| up to 1e4)"
+
+
+# --------------------------------------------------------------------------- NumPy references
+
+def _np(x) -> np.ndarray:
+    return np.asarray(x, dtype=np.float64)
+
+
+def _sigmoid(x):
+    z = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + z), z / (1 + z))
+
+
+_erf = np.vectorize(math.erf, otypes=[np.float64])
+
+
+def _softplus(x):
+    return np.logaddexp(0.0, x)
+
+
+def _softmax(z, axis):
+    z = z - z.max(axis=axis, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _log_softmax(z, axis):
+    z = z - z.max(axis=axis, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
+
+
+def _elementwise_values(fn, name, reference, rng, *, low=None, high=None, **kwargs):
+    """fn on random tensors of several shapes and dtypes, and on large magnitudes."""
+    args = ", ".join(f"{k}={v}" for k, v in kwargs.items())
+    label = f"{name}({'x, ' + args if args else 'x'})"
+    for shape, dtype in ELEMENTWISE_CASES:
+        x = random_tensor(rng, shape, dtype, scale=4.0)
+        what = f"{label} on {describe(x)}"
+        y = call(fn, x, what=what, **kwargs)
+        assert_result(y, reference(_np(x)), what, dtype=dtype)
+    for dtype in ("float32", "float64"):
+        x = large_values(dtype)
+        what = f"{label} on {describe(x)} {LARGE}"
+        y = call(fn, x, what=what, **kwargs)
+        assert_result(y, reference(_np(x)), what, dtype=dtype)
+        if low is not None:
+            assert_in_range(y, low, high, what)
+
+
+def _elementwise_gradients(fn, name, derivative, rng, **kwargs):
+    """Tape gradients on random inputs (no exact zeros: kinks) and on large magnitudes."""
+    args = ", ".join(f"{k}={v}" for k, v in kwargs.items())
+    label = f"{name}({'x, ' + args if args else 'x'})"
+
+    def f(x):
+        return fn(x, **kwargs)
+
+    for x, kind in ((random_tensor(rng, (5, 6), "float32", scale=4.0, avoid_zero=1e-2), "random inputs"),
+                    (random_tensor(rng, (3, 4), "float64", scale=4.0, avoid_zero=1e-2), "random float64 inputs"),
+                    (large_values("float32"), f"inputs {LARGE}"),
+                    (large_values("float64"), f"float64 inputs {LARGE}")):
+        assert_gradient(f, x, derivative(_np(x)), f"{label} on {kind}")
+
+
+# --------------------------------------------------------------------------- exercise 1
+
+def _dense(rng, units, inputs, activation=None):
+    layer = keras.layers.Dense(units, activation=activation)
+    layer.build((None, inputs))
+    kernel = rng.normal(size=(inputs, units)) / math.sqrt(inputs)
+    bias = rng.normal(size=(units,))
+    layer.set_weights([kernel.astype("float32"), bias.astype("float32")])
+    return layer
+
+
+@checked
+def check_collapse_dense_layers(collapse_dense_layers):
+    rng = case_rng("collapse_dense_layers")
+    for d, h, k in ((4, 3, 2), (1, 5, 1), (6, 1, 3), (5, 8, 7)):
+        first, second = _dense(rng, h, d, None), _dense(rng, k, h, "linear")
+        case = f"Dense({h}) then Dense({k}) on {d} input feature(s), with non-zero biases"
+        before = weights_snapshot(first), weights_snapshot(second)
+        merged = call(collapse_dense_layers, first, second, what=f"collapse_dense_layers for {case}")
+        if not isinstance(merged, keras.layers.Dense):
+            raise AssertionError(f"collapse_dense_layers for {case}: return a keras.layers.Dense, "
+                                 f"got {type(merged).__name__}")
+        if merged is first or merged is second:
+            raise AssertionError(f"collapse_dense_layers for {case}: return a new layer, not one of the inputs")
+        assert_unchanged(first, before[0], f"collapse_dense_layers for {case}")
+        assert_unchanged(second, before[1], f"collapse_dense_layers for {case}")
+        if not merged.built:
+            raise AssertionError(f"collapse_dense_layers for {case}: the returned layer is not built "
+                                 "(build it for the input size before setting its weights)")
+        if merged.get_config().get("activation") != "linear":
+            raise AssertionError(f"collapse_dense_layers for {case}: the merged layer must have no activation")
+        W1, b1 = (_np(w) for w in before[0])
+        W2, b2 = (_np(w) for w in before[1])
+        for batch in (1, 9):
+            x = random_tensor(rng, (batch, d), "float32", scale=2.0)
+            out = call(merged, x, what=f"merged(x) for {case}")
+            expected = (_np(x) @ W1 + b1) @ W2 + b2
+            assert_result(out, expected, f"merged(x) on a batch of {batch} for {case}", rtol=1e-4, atol=1e-4)
+    for where, acts in (("first", ("relu", None)), ("second", ("linear", "tanh")), ("both", ("sigmoid", "relu"))):
+        first, second = _dense(rng, 3, 4, acts[0]), _dense(rng, 2, 3, acts[1])
+        bad = acts[0] if where != "second" else acts[1]
+        assert_raises(ValueError, collapse_dense_layers, first, second,
+                      what=f"collapse_dense_layers when the {where} layer{'s have' if where == 'both' else ' has'} "
+                           f"a non-linear activation ({bad})")
+
+
+# --------------------------------------------------------------------------- exercise 2
+
+def _softsign(z):
+    return z / (1 + ops.abs(z))
+
+
+_NP_ACTIVATIONS = {"relu": lambda z: np.maximum(z, 0), "tanh": np.tanh, "softsign": lambda z: z / (1 + np.abs(z))}
+
+
+@checked
+def check_mlp_forward(mlp_forward):
+    rng = case_rng("mlp_forward")
+    cases = (([3, 5, 2], None, 4), ([4, 1], None, 1), ([2, 6, 6, 3], "tanh", 5),
+             ([5, 4, 3, 4, 2], "softsign", 3), ([3, 7, 2], "relu", 1))
+    for sizes, act_name, batch in cases:
+        params = []
+        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+            W = rng.normal(size=(n_in, n_out)) / math.sqrt(n_in)
+            b = rng.normal(size=(n_out,)) * 0.5
+            params.append((tf.constant(W, tf.float32), tf.constant(b, tf.float32)))
+        x = random_tensor(rng, (batch, sizes[0]), "float32", scale=1.5)
+        kwargs = {}
+        if act_name is not None:
+            kwargs["activation"] = {"relu": ops.relu, "tanh": ops.tanh, "softsign": _softsign}[act_name]
+        np_act = _NP_ACTIVATIONS[act_name or "relu"]
+        a = _np(x)
+        for index, (W, b) in enumerate(params):
+            a = a @ _np(W) + _np(b)
+            if index < len(params) - 1:
+                a = np_act(a)
+        net = f"a {len(sizes) - 1}-layer net {sizes}"
+        act = "the default activation" if act_name is None else f"activation={act_name}"
+        what = f"mlp_forward for {net} with {act} on a batch of {batch}"
+        with no_new_variables(what, "compute the layers with keras.ops.matmul, not with Keras layers"):
+            out = call(mlp_forward, x, params, what=what, **kwargs)
+        assert_result(out, a, what, rtol=1e-4, atol=1e-4)
+        if len(sizes) == 4:
+            assert_traceable(lambda t: mlp_forward(t, params, **kwargs),
+                             (tf.TensorSpec((2, sizes[0]), tf.float32),), "mlp_forward")
+    # Parameters as Keras variables (as they come from a model) work too.
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(6, activation="relu"),
+                              keras.layers.Dense(5, activation="relu"), keras.layers.Dense(3)])
+    model.set_weights([rng.normal(size=w.shape).astype("float32") * 0.7 for w in model.get_weights()])
+    x = random_tensor(rng, (7, 4), "float32", scale=1.5)
+    what = "mlp_forward with the weights of a 3-layer Keras model"
+    out = call(mlp_forward, x, [(layer.kernel, layer.bias) for layer in model.layers], what=what)
+    assert_result(out, _np(model(x)), what, rtol=1e-4, atol=1e-4)
+
+
+# --------------------------------------------------------------------------- exercise 3
+
+@checked
+def check_count_parameters(count_parameters):
+    rng = case_rng("count_parameters")
+    cases = [[1, 1], [784, 128, 10], [2, 3, 4, 5, 6], [10, 10, 10, 10, 1], [1, 100, 1], [7, 3]]
+    cases += [[int(n) for n in rng.integers(1, 300, size=length)] for length in (3, 4, 6)]
+    cases.append([50000, 50000, 10])  # more than 2**31 parameters
+    for sizes in cases:
+        what = f"count_parameters({sizes})"
+        with no_new_variables(what, "use the formula, do not build a Keras model"):
+            got = call(count_parameters, list(sizes), what=what)
+        assert_python_int(got, what)
+        expected = sum(n_in * n_out + n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+        if int(got) != expected:
+            hint = " (integer overflow? count with Python ints)" if expected > 2**31 else ""
+            raise AssertionError(f"{what}: wrong value for a {len(sizes) - 1}-layer net{hint}")
+
+
+# --------------------------------------------------------------------------- exercises 4 and 5
+
+@checked
+def check_sigmoid(sigmoid, sigmoid_derivative):
+    assert_no_builtin(sigmoid, SPEC, "sigmoid", forbidden_ops={"Sigmoid"})
+    assert_traceable(sigmoid_derivative, SPEC, "sigmoid_derivative")
+    rng = case_rng("sigmoid")
+    _elementwise_values(sigmoid, "sigmoid", _sigmoid, rng, low=0.0, high=1.0)
+    _elementwise_gradients(sigmoid, "sigmoid", lambda x: _sigmoid(x) * (1 - _sigmoid(x)), rng)
+    for shape, dtype in ELEMENTWISE_CASES:
+        s = rng.uniform(0.0, 1.0, size=shape)
+        if s.size > 4:
+            s.flat[:3] = (0.0, 1.0, 0.5)
+        s = tf.constant(s, dtype)
+        what = f"sigmoid_derivative(s) on {describe(s)} of sigmoid outputs"
+        assert_result(call(sigmoid_derivative, s, what=what), _np(s) * (1 - _np(s)), what, dtype=dtype)
+
+
+@checked
+def check_tanh(tanh, tanh_derivative):
+    assert_no_builtin(tanh, SPEC, "tanh", forbidden_ops={"Tanh"})
+    assert_traceable(tanh_derivative, SPEC, "tanh_derivative")
+    rng = case_rng("tanh")
+    _elementwise_values(tanh, "tanh", np.tanh, rng, low=-1.0, high=1.0)
+    _elementwise_gradients(tanh, "tanh", lambda x: 1 - np.tanh(x) ** 2, rng)
+    for shape, dtype in ELEMENTWISE_CASES:
+        t = rng.uniform(-1.0, 1.0, size=shape)
+        if t.size > 4:
+            t.flat[:3] = (-1.0, 1.0, 0.0)
+        t = tf.constant(t, dtype)
+        what = f"tanh_derivative(t) on {describe(t)} of tanh outputs"
+        assert_result(call(tanh_derivative, t, what=what), 1 - _np(t) ** 2, what, dtype=dtype)
+
+
+# --------------------------------------------------------------------------- exercise 6
+
+def _sign_agreement(x, upstream):
+    grads = x * upstream[:, None]
+    return float(np.mean((grads >= 0).all(axis=1) | (grads <= 0).all(axis=1)))
+
+
+@checked
+def check_gradient_sign_agreement(gradient_sign_agreement):
+    rng = case_rng("gradient_sign_agreement")
+    cases = [
+        ("positive-only inputs", rng.uniform(0.1, 2.0, (50, 4)), rng.normal(size=50)),
+        ("zero-centred inputs", rng.normal(size=(200, 3)), rng.normal(size=200)),
+        ("inputs with exact zeros", rng.integers(-1, 3, (60, 3)).astype(float), rng.normal(size=60)),
+        ("positive inputs with some zeros and negative upstream",
+         np.where(rng.random((30, 4)) < 0.3, 0.0, rng.uniform(0.1, 2, (30, 4))), -rng.uniform(0.1, 1, 30)),
+        ("some upstream gradients exactly zero", rng.normal(size=(40, 3)),
+         np.where(rng.random(40) < 0.4, 0.0, rng.normal(size=40))),
+        ("a single example", rng.normal(size=(1, 5)), rng.normal(size=1)),
+        ("a single input feature", rng.normal(size=(9, 1)), rng.normal(size=9)),
+        ("as many examples as features", rng.normal(size=(3, 3)) + 0.5, np.array([1.0, -2.0, 0.5])),
+    ]
+    for index, (kind, x, upstream) in enumerate(cases):
+        dtype = "float64" if index % 3 == 1 else "float32"
+        x, upstream = x.astype(dtype), upstream.astype(dtype)
+        what = f"gradient_sign_agreement on {kind} ({dtype}, {x.shape[0]} examples x {x.shape[1]} features)"
+        got = call(gradient_sign_agreement, tf.constant(x), tf.constant(upstream), what=what)
+        assert_python_float(got, what)
+        assert_close(got, _sign_agreement(x.astype(np.float64), upstream.astype(np.float64)), what,
+                     rtol=0, atol=1e-6)
+
+
+# --------------------------------------------------------------------------- exercise 7
+
+def _relu_layer(kernel, bias):
+    layer = keras.layers.Dense(kernel.shape[1], activation="relu")
+    layer.build((None, kernel.shape[0]))
+    layer.set_weights([kernel.astype("float32"), bias.astype("float32")])
+    return layer
+
+
+@checked
+def check_count_dead_units(count_dead_units):
+    rng = case_rng("count_dead_units")
+    n, d, units = 40, 5, 12
+    x = rng.normal(size=(n, d))
+    kernel = rng.normal(size=(d, units))
+    bias = rng.normal(size=units) * 0.3
+    bias[[1, 4, 9]] = -100.0                     # dead: strongly negative bias
+    kernel[:, 6], bias[6] = 0.0, 0.0             # dead: output exactly 0 everywhere
+    kernel[:, 2], bias[2] = -np.abs(kernel[:, 2]), 50.0   # alive although every weight is negative
+    top = int(np.argmax(x[1:, 0])) + 1           # alive on one example only (not the first), barely
+    kernel[:, 7] = 0.0
+    kernel[0, 7], bias[7] = 1.0, 0.01 - x[top, 0]
+    kernel[:, 10], bias[10] = 0.0, -1e-3         # dead: a small negative output everywhere
+    cases = [("a 12-unit layer on 40 examples", kernel, bias, x)]
+    cases.append(("a 12-unit layer on a single example", kernel, bias, x[top:top + 1]))
+    k2 = rng.normal(size=(3, 6))
+    cases.append(("a layer with no dead unit", k2, np.full(6, 100.0), rng.normal(size=(8, 3))))
+    cases.append(("a layer whose units are all dead", k2, np.full(6, -100.0), rng.normal(size=(8, 3))))
+    x3 = -np.abs(rng.normal(size=(20, 4)))       # negative inputs: negative weights make positive outputs
+    k3 = -np.abs(rng.normal(size=(4, 8)))
+    b3 = np.zeros(8)
+    k3[:, 5] = np.abs(k3[:, 5])
+    cases.append(("a layer fed negative inputs", k3, b3, x3))
+    for kind, k, b, inputs in cases:
+        layer = _relu_layer(k, b)
+        inputs = tf.constant(inputs, tf.float32)
+        expected = int(np.sum(np.max(np.asarray(layer(inputs)), axis=0) <= 0))
+        before = weights_snapshot(layer)
+        what = f"count_dead_units on {kind}"
+        got = call(count_dead_units, layer, inputs, what=what)
+        assert_python_int(got, what)
+        assert_unchanged(layer, before, what)
+        if int(got) != expected:
+            raise AssertionError(f"{what}: wrong count (a unit is dead when its output is 0 for every example)")
+
+
+# --------------------------------------------------------------------------- exercise 8
+
+def _maxout(x, pieces):
+    return x.reshape(x.shape[:-1] + (x.shape[-1] // pieces, pieces)).max(axis=-1)
+
+
+@checked
+def check_relu_family(relu, leaky_relu, elu, maxout):
+    assert_no_builtin(relu, SPEC, "relu", forbidden_ops={"Relu", "Relu6", "LeakyRelu", "Elu", "Selu"})
+    assert_no_builtin(lambda t: leaky_relu(t, 0.2), SPEC, "leaky_relu", forbidden_ops={"LeakyRelu"})
+    assert_no_builtin(lambda t: elu(t, 0.5), SPEC, "elu", forbidden_ops={"Elu", "Selu"})
+    assert_traceable(lambda t: maxout(t, 2), SPEC, "maxout")
+    rng = case_rng("relu_family")
+
+    _elementwise_values(relu, "relu", lambda x: np.maximum(x, 0), rng)
+    _elementwise_gradients(relu, "relu", lambda x: (x > 0).astype(float), rng)
+
+    for slope in (None, 0.2, 0.05, 0.3):
+        kwargs = {} if slope is None else {"negative_slope": slope}
+        a = 0.01 if slope is None else slope
+        _elementwise_values(leaky_relu, "leaky_relu", lambda x: np.where(x >= 0, x, a * x), rng, **kwargs)
+    _elementwise_gradients(leaky_relu, "leaky_relu", lambda x: np.where(x > 0, 1.0, 0.2), rng, negative_slope=0.2)
+
+    for alpha in (None, 0.5, 2.0):
+        kwargs = {} if alpha is None else {"alpha": alpha}
+        a = 1.0 if alpha is None else alpha
+        _elementwise_values(elu, "elu", lambda x: np.where(x > 0, x, a * np.expm1(np.minimum(x, 0))), rng,
+                            **kwargs)
+    for alpha in (1.0, 0.5):
+        _elementwise_gradients(elu, "elu", lambda x: np.where(x > 0, 1.0, alpha * np.exp(np.minimum(x, 0))),
+                               rng, alpha=alpha)
+
+    for shape, pieces, dtype in (((2, 6), 2, "float32"), ((3, 6), 3, "float32"), ((1, 8), 4, "float32"),
+                                 ((2, 3, 8), 2, "float32"), ((4, 5), 1, "float32"), ((2, 6), 6, "float32"),
+                                 ((6,), 3, "float32"), ((3, 2, 9), 3, "float64")):
+        x = random_tensor(rng, shape, dtype)
+        what = f"maxout(x, {pieces}) on {describe(x)}"
+        assert_result(call(maxout, x, pieces, what=what), _maxout(_np(x), pieces), what, dtype=dtype)
+    for shape, pieces in (((2, 5), 2), ((3, 7), 3), ((4,), 3)):
+        x = random_tensor(rng, shape)
+        assert_raises(ValueError, maxout, x, pieces,
+                      what=f"maxout(x, {pieces}) on {describe(x)} (features not a multiple of pieces)")
+
+
+# --------------------------------------------------------------------------- exercise 9
+
+def _np_gelu(x):
+    return 0.5 * x * (1 + _erf(x / math.sqrt(2)))
+
+
+def _np_mish(x):
+    return x * np.tanh(_softplus(x))
+
+
+@checked
+def check_smooth_activations(swish, gelu, mish):
+    assert_no_builtin(swish, SPEC, "swish", forbidden_ops={"Sigmoid"}, forbidden_scopes={"silu", "swish"})
+    assert_no_builtin(gelu, SPEC, "gelu", forbidden_scopes={"gelu"})
+    assert_no_builtin(mish, SPEC, "mish", forbidden_ops={"Softplus"}, forbidden_scopes={"mish", "softplus"})
+    rng = case_rng("smooth_activations")
+
+    _elementwise_values(swish, "swish", lambda x: x * _sigmoid(x), rng)
+    _elementwise_gradients(swish, "swish", lambda x: _sigmoid(x) + x * _sigmoid(x) * (1 - _sigmoid(x)), rng)
+
+    _elementwise_values(gelu, "gelu", _np_gelu, rng)
+    _elementwise_gradients(gelu, "gelu", lambda x: 0.5 * (1 + _erf(x / math.sqrt(2)))
+                           + x * np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi), rng)
+
+    _elementwise_values(mish, "mish", _np_mish, rng)
+
+    def mish_grad(x):
+        t = np.tanh(_softplus(x))
+        return t + x * (1 - t * t) * _sigmoid(x)
+
+    _elementwise_gradients(mish, "mish", mish_grad, rng)
+
+
+# --------------------------------------------------------------------------- exercise 10
+
+def _prelu(x, slope):
+    return np.maximum(x, 0) + slope * np.minimum(x, 0)
+
+
+def _slope_of(layer, features, what):
+    weights = layer.trainable_weights
+    if len(weights) != 1:
+        raise AssertionError(f"{what}: PReLU needs exactly one trainable weight (the slope), it has {len(weights)}")
+    assert_shape(weights[0], (features,), f"{what}: the slope weight")
+    return weights[0]
+
+
+@checked
+def check_prelu(PReLU):
+    if not (isinstance(PReLU, type) and issubclass(PReLU, keras.layers.Layer)):
+        raise AssertionError("PReLU must be a class derived from keras.layers.Layer")
+    for builtin in (keras.layers.PReLU, keras.layers.LeakyReLU, keras.layers.ReLU, keras.layers.ELU):
+        if issubclass(PReLU, builtin):
+            raise AssertionError(f"PReLU must not build on the built-in keras.layers.{builtin.__name__}")
+    rng = case_rng("prelu")
+
+    # Construction, weights and the forward pass: rank 2 and rank 3, per-feature slopes.
+    for shape, initial in (((4, 5), None), ((2, 3, 4), 0.6), ((1, 3), -0.1)):
+        kwargs = {} if initial is None else {"initial_slope": initial}
+        a0 = 0.25 if initial is None else initial
+        label = f"PReLU({'' if initial is None else f'initial_slope={initial}'})"
+        layer = call(PReLU, what=label, **kwargs)
+        x = random_tensor(rng, shape, avoid_zero=0.05)
+        what = f"{label} on {describe(x)}"
+        y = call(layer, x, what=what)
+        slope = _slope_of(layer, shape[-1], what)
+        if not np.allclose(np.asarray(slope), a0):
+            raise AssertionError(f"{what}: every slope must start at initial_slope")
+        for sub in getattr(layer, "_flatten_layers", lambda **k: [])(include_self=False):
+            if isinstance(sub, (keras.layers.PReLU, keras.layers.LeakyReLU)):
+                raise AssertionError(f"PReLU must not use the built-in keras.layers.{type(sub).__name__}")
+        assert_result(y, _prelu(_np(x), a0), what, dtype="float32")
+        slopes = rng.uniform(-0.5, 1.0, size=shape[-1])
+        slope.assign(slopes.astype("float32"))
+        x = random_tensor(rng, shape, avoid_zero=0.05)
+        what = f"{label} on {describe(x)} after setting a different slope per feature"
+        y = call(layer, x, what=what)
+        assert_result(y, _prelu(_np(x), slopes), what, dtype="float32")
+        # Gradients with respect to the slopes and the input.
+        upstream = rng.normal(size=shape)
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(tf.cast(layer(x), tf.float64) * upstream)
+        grad_slope = tape.gradient(loss, layer.trainable_weights)[0]
+        grad_x = tape.gradient(loss, x)
+        gwhat = f"the gradient of {label}'s output with respect to its slope ({describe(x)} inputs)"
+        if grad_slope is None:
+            raise AssertionError(f"{gwhat}: none flows (is the slope weight used in call() through keras.ops?)")
+        axes = tuple(range(len(shape) - 1))
+        assert_close(grad_slope, (upstream * np.minimum(_np(x), 0)).sum(axis=axes), gwhat, rtol=1e-4, atol=1e-4)
+        if grad_x is None:
+            raise AssertionError(f"{label}: no gradient flows back to the input")
+        assert_close(grad_x, upstream * np.where(_np(x) > 0, 1.0, slopes), f"the gradient of {label} with "
+                     "respect to its input", rtol=1e-4, atol=1e-4)
+    assert_no_builtin(layer, (tf.TensorSpec((2, 3), tf.float32),), "PReLU.call", forbidden_ops={"LeakyRelu"})
+
+    # dtype passes through **kwargs.
+    layer = call(PReLU, what="PReLU(initial_slope=0.3, dtype='float64')", initial_slope=0.3, dtype="float64")
+    x = random_tensor(rng, (3, 4), "float64", avoid_zero=0.05)
+    what = "PReLU(initial_slope=0.3, dtype='float64') on a float64 batch"
+    assert_result(call(layer, x, what=what), _prelu(_np(x), 0.3), what, dtype="float64")
+
+    # get_config round trip.
+    layer = call(PReLU, what="PReLU(initial_slope=0.7, name='my_prelu')", initial_slope=0.7, name="my_prelu")
+    config = call(layer.get_config, what="PReLU(...).get_config()")
+    if not isinstance(config, dict) or config.get("initial_slope") != 0.7:
+        raise AssertionError("PReLU(initial_slope=0.7).get_config() must contain 'initial_slope': 0.7")
+    try:
+        json.dumps(config)
+    except (TypeError, ValueError):
+        raise AssertionError("PReLU.get_config() must return plain Python values (JSON-serialisable)") from None
+    clone = call(PReLU.from_config, config, what="PReLU.from_config(layer.get_config())")
+    if clone.name != "my_prelu":
+        raise AssertionError("PReLU.from_config(layer.get_config()) loses the layer's name: start get_config() "
+                             "from super().get_config()")
+    x = random_tensor(rng, (2, 3), avoid_zero=0.05)
+    what = "a PReLU rebuilt with from_config(get_config())"
+    assert_result(call(clone, x, what=what), _prelu(_np(x), 0.7), what, dtype="float32")
+
+    _check_prelu_trains(PReLU, rng)
+    _check_prelu_saves(PReLU, rng)
+
+
+def _check_prelu_trains(PReLU, rng):
+    keras.utils.set_random_seed(SEED)
+    truth = np.array([0.05, 0.6, -0.2, 0.25])
+    x = rng.normal(size=(256, 4)).astype("float32")
+    y = _prelu(x.astype(np.float64), truth).astype("float32")
+    layer = call(PReLU, what="PReLU()")
+    model = keras.Sequential([keras.Input((4,)), layer])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=1.0), loss="mse", jit_compile=False)
+    call(model.fit, x, y, batch_size=64, epochs=10, shuffle=False, verbose=0,
+         what="model.fit of a model Input -> PReLU with MSE loss")
+    learned = np.asarray(_slope_of(layer, 4, "PReLU inside a model"))
+    if not np.isfinite(learned).all() or np.abs(learned - truth).max() > 0.02:
+        raise AssertionError("after model.fit on data made with a different slope per feature, the PReLU slopes "
+                             "did not move to fit the data (is the slope trainable, one per feature, and used in "
+                             "call() through keras.ops?)")
+
+
+def _check_prelu_saves(PReLU, rng):
+    layer = call(PReLU, what="PReLU(initial_slope=0.4, name='prelu_saved')", initial_slope=0.4,
+                 name="prelu_saved")
+    model = keras.Sequential([keras.Input((3, 5)), layer])
+    slope = _slope_of(layer, 5, "PReLU in a model on (3, 5) inputs")
+    slope.assign(rng.uniform(-0.5, 1.0, size=5).astype("float32"))
+    x = random_tensor(rng, (4, 3, 5), avoid_zero=0.05)
+    expected = _np(model(x))
+    what = "saving a model with your PReLU to a .keras file and loading it with keras.saving.load_model"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "prelu.keras")
+        call(model.save, path, what=what)
+        loaded = call(keras.saving.load_model, path,
+                      what=f"{what} (register the class with keras.saving.register_keras_serializable and "
+                           "return the constructor arguments from get_config)")
+    try:
+        restored = loaded.get_layer("prelu_saved")
+    except ValueError:
+        raise AssertionError(f"{what}: the PReLU layer is missing from the loaded model") from None
+    if not isinstance(restored, PReLU):
+        raise AssertionError(f"{what}: the loaded layer is a {type(restored).__name__}, not your PReLU "
+                             "(register the class with keras.saving.register_keras_serializable)")
+    assert_close(_slope_of(restored, 5, "the loaded PReLU"), np.asarray(slope), f"{what}: the loaded slopes",
+                 rtol=0, atol=1e-7)
+    assert_result(call(loaded, x, what=f"{what}: the loaded model"), expected,
+                  f"{what}: outputs of the loaded model", rtol=1e-6, atol=1e-6)
+
+
+# --------------------------------------------------------------------------- exercise 11
+
+def _large_logits(dtype):
+    rows = np.array([[1e4, 9999.0, 9990.0, -1e4, 5000.0, 0.0],
+                     [0.5, -3.0, 2.0, 1.0, 0.0, -0.5],
+                     [-1e4, -9998.0, -9999.5, -1e4, -9990.0, -9999.0],
+                     [3e3, -3e3, 2999.0, 0.0, 1.0, 2998.5]])
+    return tf.constant(rows, dtype=dtype)
+
+
+SOFTMAX_CASES = [  # shape, temperature, axis, dtype
+    ((6,), 1.0, -1, "float32"), ((1, 7), 0.5, -1, "float32"), ((4, 10), 2.5, -1, "float32"),
+    ((5, 3), 1.0, 0, "float32"), ((2, 4, 6), 0.3, 1, "float32"), ((3, 4, 5), 1.0, -2, "float64"),
+    ((4, 10), 10.0, -1, "float32"), ((2, 3, 5), 0.7, -1, "float64"), ((3, 1), 1.0, -1, "float32"),
+]
+
+
+def _kwargs_text(kwargs):
+    return ", ".join(f"{k}={v}" for k, v in kwargs.items())
+
+
+@checked
+def check_softmax(softmax):
+    assert_no_builtin(softmax, SPEC, "softmax", forbidden_ops={"Softmax", "LogSoftmax"})
+    rng = case_rng("softmax")
+    for shape, temperature, axis, dtype in SOFTMAX_CASES:
+        z = random_tensor(rng, shape, dtype, scale=3.0)
+        kwargs = {"temperature": temperature, "axis": axis}
+        what = f"softmax(logits, {_kwargs_text(kwargs)}) on {describe(z)}"
+        assert_result(call(softmax, z, what=what, **kwargs), _softmax(_np(z) / temperature, axis), what, dtype=dtype)
+    what = "softmax(logits) with the default temperature and axis on a float32 (3, 4) batch"
+    z = random_tensor(rng, (3, 4))
+    assert_result(call(softmax, z, what=what), _softmax(_np(z), -1), what, dtype="float32")
+    for dtype in ("float32", "float64"):
+        for temperature, axis, transpose in ((1.0, -1, False), (0.05, -1, False), (100.0, -1, False),
+                                            (1.0, 0, True)):
+            z = _large_logits(dtype)
+            if transpose:
+                z = tf.transpose(z)
+            kwargs = {"temperature": temperature, "axis": axis}
+            what = f"softmax(logits, {_kwargs_text(kwargs)}) on {describe(z)} with logits of magnitude up to 1e4"
+            p = call(softmax, z, what=what, **kwargs)
+            assert_result(p, _softmax(_np(z) / temperature, axis), what, dtype=dtype)
+    for z, temperature, axis in ((random_tensor(rng, (4, 6)), 0.7, -1), (_large_logits("float32"), 1.0, -1),
+                                 (random_tensor(rng, (5, 3), "float64"), 1.5, 0)):
+        p = _softmax(_np(z) / temperature, axis)
+        w = rng.normal(size=z.shape)
+        expected = p * (w - (p * w).sum(axis=axis, keepdims=True)) / temperature
+        assert_gradient(lambda t: softmax(t, temperature=temperature, axis=axis), z, expected,
+                        f"softmax(logits, temperature={temperature}, axis={axis}) on {describe(z)}"
+                        f"{' with logits of magnitude up to 1e4' if np.abs(_np(z)).max() > 100 else ''}",
+                        upstream=w)
+    for temperature in (0.0, -1.5):
+        assert_raises(ValueError, softmax, random_tensor(rng, (2, 3)), temperature=temperature,
+                      what=f"softmax(logits, temperature={temperature})")
+
+
+@checked
+def check_log_softmax(log_softmax):
+    assert_no_builtin(log_softmax, SPEC, "log_softmax", forbidden_ops={"Softmax", "LogSoftmax"})
+    rng = case_rng("log_softmax")
+    for shape, _, axis, dtype in SOFTMAX_CASES:
+        z = random_tensor(rng, shape, dtype, scale=3.0)
+        what = f"log_softmax(logits, axis={axis}) on {describe(z)}"
+        assert_result(call(log_softmax, z, axis=axis, what=what), _log_softmax(_np(z), axis), what, dtype=dtype,
+                      atol=1e-5 if dtype == "float32" else None)
+    what = "log_softmax(logits) with the default axis on a float32 (3, 4) batch"
+    z = random_tensor(rng, (3, 4))
+    assert_result(call(log_softmax, z, what=what), _log_softmax(_np(z), -1), what, dtype="float32", atol=1e-5)
+    for dtype in ("float32", "float64"):
+        for axis, transpose in ((-1, False), (0, True)):
+            z = _large_logits(dtype)
+            if transpose:
+                z = tf.transpose(z)
+            what = f"log_softmax(logits, axis={axis}) on {describe(z)} with logits of magnitude up to 1e4"
+            lp = call(log_softmax, z, axis=axis, what=what)
+            assert_result(lp, _log_softmax(_np(z), axis), what, dtype=dtype,
+                          atol=1e-5 if dtype == "float32" else None)
+    for z, axis in ((random_tensor(rng, (4, 6)), -1), (_large_logits("float32"), -1),
+                    (random_tensor(rng, (5, 3), "float64"), 0)):
+        p = _softmax(_np(z), axis)
+        w = rng.normal(size=z.shape)
+        expected = w - p * w.sum(axis=axis, keepdims=True)
+        assert_gradient(lambda t: log_softmax(t, axis=axis), z, expected,
+                        f"log_softmax(logits, axis={axis}) on {describe(z)}"
+                        f"{' with logits of magnitude up to 1e4' if np.abs(_np(z)).max() > 100 else ''}",
+                        upstream=w)

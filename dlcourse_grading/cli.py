@@ -1,0 +1,113 @@
+"""`course`: the instructor's command line.
+
+    course release                      regenerate release/ from source/ with nbgrader
+    course example-class                the README's main job (release, grade the example class, report)
+    course grade NOTEBOOK ASSIGNMENT    grade one notebook, print JSON per test cell
+    course manifest [--check]           print the exercise manifest (or check manifest.json)
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import dlcourse  # noqa: F401  (quiet TensorFlow for everything below)
+from dlcourse.chapters import ROOT, available_chapters
+from dlcourse_grading.paths import MANIFEST
+
+EXAMPLE_ROOT = ROOT / "build" / "example_class"
+
+
+def cmd_manifest(args) -> int:
+    from dlcourse_grading.manifest import manifest_json
+
+    text = manifest_json()
+    if args.write:
+        MANIFEST.write_text(text)
+        print(f"wrote {MANIFEST.relative_to(ROOT)}")
+    elif args.check:
+        if not MANIFEST.exists() or MANIFEST.read_text() != text:
+            print("manifest.json is out of date: run `course manifest --write`", file=sys.stderr)
+            return 1
+        print("manifest.json is up to date")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_release(args) -> int:
+    from dlcourse_grading.grading import release_all
+
+    chapters = available_chapters()
+    release_all(chapters)
+    print("release/ regenerated for: " + ", ".join(ch.id for ch in chapters))
+    return 0
+
+
+def cmd_grade(args) -> int:
+    from dlcourse_grading.grading import grade_notebook
+
+    results = grade_notebook(Path(args.notebook).resolve(), args.assignment)
+    json.dump({"assignment": args.assignment, "notebook": str(args.notebook),
+               "points": sum(r.points for r in results), "max_points": sum(r.max_points for r in results),
+               "cells": [r.to_dict() for r in results]}, sys.stdout, indent=2)
+    print()
+    return 0
+
+
+def cmd_example_class(args) -> int:
+    import pandas as pd
+
+    from dlcourse_grading.grading import expected_table, release_all, run_example_class
+
+    chapters = available_chapters()
+    started = time.perf_counter()
+    print(f"1/3 regenerating release/ from source/ for {', '.join(ch.id for ch in chapters)}", flush=True)
+    release_all(chapters)
+    if EXAMPLE_ROOT.exists():
+        shutil.rmtree(EXAMPLE_ROOT)
+    EXAMPLE_ROOT.mkdir(parents=True)
+    log = EXAMPLE_ROOT / "nbgrader.log"
+    print(f"2/3 grading the example class with nbgrader autograde, generate_feedback, export "
+          f"(course directory {EXAMPLE_ROOT.relative_to(ROOT)})", flush=True)
+    table = run_example_class(EXAMPLE_ROOT, chapters, log=log)
+    expected = expected_table(chapters)
+    print("3/3 scores from nbgrader's gradebook (student x test cell):\n")
+    with pd.option_context("display.width", 200, "display.max_columns", 50):
+        for ch in chapters:
+            part = table[ch.id].copy()
+            part.columns = [c.removeprefix("test_") for c in part.columns]
+            part["total"] = part.sum(axis=1)
+            print(f"{ch.id}\n{part.to_string(float_format=lambda v: f'{v:g}')}\n")
+    same = table.reindex_like(expected).equals(expected)
+    print(f"scores match the expected example-class scores: {'yes' if same else 'NO'}")
+    print(f"feedback:   {(EXAMPLE_ROOT / 'feedback').relative_to(ROOT)}/STUDENT/ASSIGNMENT/*.html")
+    print(f"grades:     {(EXAMPLE_ROOT / 'grades.csv').relative_to(ROOT)}")
+    print(f"gradebook:  {(EXAMPLE_ROOT / 'gradebook.db').relative_to(ROOT)}   nbgrader log: {log.relative_to(ROOT)}")
+    print(f"done in {time.perf_counter() - started:.0f} s")
+    return 0 if same else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="course", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("manifest", help="print the exercise manifest as JSON")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--write", action="store_true", help="write manifest.json")
+    group.add_argument("--check", action="store_true", help="fail if manifest.json is out of date")
+    p.set_defaults(func=cmd_manifest)
+    sub.add_parser("release", help="regenerate release/ from source/").set_defaults(func=cmd_release)
+    p = sub.add_parser("grade", help="grade one notebook, print JSON per test cell")
+    p.add_argument("notebook")
+    p.add_argument("assignment")
+    p.set_defaults(func=cmd_grade)
+    sub.add_parser("example-class", help="release, grade the example class, print the score table").set_defaults(func=cmd_example_class)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

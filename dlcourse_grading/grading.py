@@ -1,0 +1,94 @@
+"""Grading through the real nbgrader commands: one notebook, or a whole (example) class."""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+from nbgrader.api import Gradebook
+
+from dlcourse.chapters import ROOT, Chapter, chapter as find_chapter
+from dlcourse_grading import example_class
+from dlcourse_grading.nbgrader_cli import nbgrader
+from dlcourse_grading.paths import db_url
+from dlcourse_grading.results import CellResult, collect
+
+GRADE_ONE_STUDENT = "student"
+
+
+def prepare_course(root: Path, chapters: list[Chapter], log: Path | None = None) -> None:
+    """A course directory at `root` with source/ copied from the repo and a gradebook that knows it."""
+    root.mkdir(parents=True, exist_ok=True)
+    for ch in chapters:
+        target = root / "source" / ch.id
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(ch.source.parent, target, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+        nbgrader("generate_assignment", ch.id, "--force", root=root, log=log)
+
+
+def grade_notebook(notebook: Path, assignment: str) -> list[CellResult]:
+    """Interface 2: grade one submitted notebook exactly as the class is graded."""
+    ch = find_chapter(assignment)
+    with tempfile.TemporaryDirectory(prefix="course-grade-") as tmp:
+        root = Path(tmp)
+        prepare_course(root, [ch])
+        folder = root / "submitted" / GRADE_ONE_STUDENT / ch.id
+        folder.mkdir(parents=True)
+        target = folder / f"{ch.id}.ipynb"
+        shutil.copyfile(notebook, target)
+        try:
+            nbgrader("autograde", ch.id, "--force", f"--student={GRADE_ONE_STUDENT}", root=root)
+        except Exception:  # the results below report what is missing as crashed
+            pass
+        return collect(root, ch.id, GRADE_ONE_STUDENT, ch.id, ch.source, submitted_nb=target)
+
+
+def grade_class(root: Path, chapters: list[Chapter], log: Path | None = None) -> None:
+    """autograde, generate_feedback and export for every chapter's submissions under `root`."""
+    for ch in chapters:
+        nbgrader("autograde", ch.id, "--force", root=root, log=log)
+        nbgrader("generate_feedback", ch.id, "--force", root=root, log=log)
+    nbgrader("export", f"--CsvExportPlugin.to={root / 'grades.csv'}", root=root, log=log)
+
+
+def score_table(root: Path, chapters: list[Chapter]) -> pd.DataFrame:
+    """student x (assignment, test cell) points, read back from nbgrader's gradebook."""
+    rows = {}
+    with Gradebook(db_url(root)) as gb:
+        for ch in chapters:
+            for submission in gb.assignment_submissions(ch.id):
+                for nb in submission.notebooks:
+                    for grade in nb.grades:
+                        if grade.cell_type == "code":
+                            rows.setdefault(submission.student_id, {})[(ch.id, grade.name)] = grade.score
+    table = pd.DataFrame.from_dict(rows, orient="index").sort_index()
+    table.columns = pd.MultiIndex.from_tuples(table.columns, names=["assignment", "test cell"])
+    return table
+
+
+def expected_table(chapters: list[Chapter]) -> pd.DataFrame:
+    rows = {}
+    for ch in chapters:
+        for student, cells in example_class.expected_points(ch).items():
+            for cell, points in cells.items():
+                rows.setdefault(student, {})[(ch.id, cell)] = points
+    table = pd.DataFrame.from_dict(rows, orient="index").sort_index()
+    table.columns = pd.MultiIndex.from_tuples(table.columns, names=["assignment", "test cell"])
+    return table
+
+
+def run_example_class(root: Path, chapters: list[Chapter], log: Path | None = None) -> pd.DataFrame:
+    """Build the example class under `root`, grade it, and return its score table."""
+    prepare_course(root, chapters, log=log)
+    for ch in chapters:
+        example_class.write_class(ch, root)
+    grade_class(root, chapters, log=log)
+    return score_table(root, chapters)
+
+
+def release_all(chapters: list[Chapter], root: Path = ROOT, log: Path | None = None) -> None:
+    """Regenerate release/ from source/ with nbgrader (the committed student versions)."""
+    for ch in chapters:
+        nbgrader("generate_assignment", ch.id, "--force", root=root, log=log)

@@ -1,0 +1,18 @@
+"""Shared fixtures and the strength table printed at the end of the run."""
+from __future__ import annotations
+
+import dlcourse  # noqa: F401  (quiet TensorFlow before anything imports it)
+
+STRENGTH_ROWS: list[tuple[str, str, int, int, int, int]] = []
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not STRENGTH_ROWS:
+        return
+    tr = terminalreporter
+    tr.section("hidden-test strength: wrong implementations caught, correct ones kept")
+    tr.write_line(f"{'chapter':<22}{'exercise':<28}{'wrong caught':>14}{'correct kept':>14}")
+    for chapter, exercise, caught, wrong, kept, correct in sorted(STRENGTH_ROWS):
+        tr.write_line(f"{chapter:<22}{exercise:<28}{f'{caught}/{wrong}':>14}{f'{kept}/{correct}':>14}")
+    total = [sum(r[i] for r in STRENGTH_ROWS) for i in (2, 3, 4, 5)]
+    tr.write_line(f"{'total':<50}{f'{total[0]}/{total[1]}':>14}{f'{total[2]}/{total[3]}':>14}")

@@ -1,0 +1,75 @@
+"""The example class grades to its exact expected scores through real nbgrader commands,
+and `course grade` (interface 2) reports each test cell as the class grading does."""
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+
+from dlcourse.chapters import available_chapters
+from dlcourse_grading.example_class import STUDENTS, write_class
+from dlcourse_grading.grading import expected_table, run_example_class
+from dlcourse_grading.paths import VENV_BIN
+from dlcourse_grading.results import STATUSES
+
+CHAPTERS = available_chapters()
+
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory):
+    root = tmp_path_factory.mktemp("example_class")
+    table = run_example_class(root, CHAPTERS)
+    return root, table
+
+
+def test_scores_are_exactly_as_expected(graded_class):
+    _, table = graded_class
+    expected = expected_table(CHAPTERS)
+    assert sorted(table.index) == sorted(STUDENTS)
+    assert table.reindex_like(expected).equals(expected), f"\n{table}\n!=\n{expected}"
+
+
+def test_feedback_and_grades_file(graded_class):
+    root, _ = graded_class
+    for ch in CHAPTERS:
+        for student in STUDENTS:
+            html = root / "feedback" / student / ch.id / f"{ch.id}.html"
+            assert html.exists(), html
+    with open(root / "grades.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {r["student_id"] for r in rows} == set(STUDENTS)
+    ada = [r for r in rows if r["student_id"] == "ada_reference"]
+    assert all(float(r["score"]) == float(r["max_score"]) - 2 for r in ada)  # only the written answer is left
+
+
+def _grade_one(notebook, assignment):
+    out = subprocess.run([str(VENV_BIN / "course"), "grade", str(notebook), assignment],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+@pytest.mark.parametrize("student, expect", [
+    ("dee_deleted_cell", "missing"),
+    ("eli_edited_cell", "tampered"),
+    ("ben_untouched", "error"),
+])
+def test_grade_one_notebook(tmp_path, student, expect):
+    chapter = CHAPTERS[0]
+    path = [p for p in write_class(chapter, tmp_path) if p.parts[-3] == student][0]
+    report = _grade_one(path, chapter.id)
+    cells = report["cells"]
+    assert [c["grade_id"] for c in cells] == [c for c in expected_table([chapter])[chapter.id].columns]
+    assert all(c["status"] in STATUSES and set(c) >= {"grade_id", "points", "max_points", "status", "message"}
+               for c in cells)
+    expected = expected_table([chapter]).loc[student, chapter.id]
+    assert [c["points"] for c in cells] == list(expected)
+    statuses = {c["status"] for c in cells}
+    assert expect in statuses, cells
+    if expect == "error":  # the untouched stubs raise NotImplementedError, reported as such
+        assert any("NotImplementedError" in c["message"] for c in cells if c["status"] == "error")
+    else:
+        flagged = [c for c in cells if c["status"] == expect]
+        assert len(flagged) == 1 and "restored" in flagged[0]["message"]

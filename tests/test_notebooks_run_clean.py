@@ -1,0 +1,43 @@
+"""Lecture notebooks and reference solutions run top to bottom, fast, with nothing on stderr."""
+from __future__ import annotations
+
+import nbformat
+import pytest
+
+from dlcourse.chapters import available_chapters
+from dlcourse_grading.example_class import submissions
+from tests.kernels import run_notebook
+
+CHAPTERS = available_chapters()
+LECTURE_BUDGET_S = 60     # "well under a minute" on 2 CPU cores, kernel start included
+MEMORY_BUDGET_MB = 1500   # a hub pod has 2 GiB
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda c: c.id)
+def test_lecture_runs_clean(chapter, record_property):
+    run = run_notebook(nbformat.read(str(chapter.lecture), as_version=4), str(chapter.lecture.parent))
+    record_property("seconds", round(run.seconds, 1))
+    record_property("peak_rss_mb", round(run.peak_rss_mb))
+    print(f"\n{chapter.lecture.name}: {run.seconds:.1f} s, kernel peak RSS {run.peak_rss_mb:.0f} MB")
+    assert not run.problems(), run.problems()
+    assert run.seconds < LECTURE_BUDGET_S
+    assert run.peak_rss_mb < MEMORY_BUDGET_MB
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda c: c.id)
+def test_reference_solution_is_silent(chapter, tmp_path):
+    """Every cell of the reference submission, hidden tests included, writes nothing to stderr."""
+    reference = submissions(chapter)["ada_reference"]
+    # Put the hidden tests back as nbgrader does when it grades.
+    source = nbformat.read(str(chapter.source), as_version=4)
+    tests = {c.metadata["nbgrader"]["grade_id"]: c.source for c in source.cells
+             if c.metadata.get("nbgrader", {}).get("grade")}
+    for cell in reference.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in tests and cell.cell_type == "code":
+            cell.source = tests[gid]
+    run = run_notebook(reference, str(tmp_path))
+    print(f"\n{chapter.id} reference: {run.seconds:.1f} s, kernel peak RSS {run.peak_rss_mb:.0f} MB")
+    assert not run.problems(), run.problems()
+    outputs = [o for c in run.nb.cells for o in c.get("outputs", [])]
+    assert not any(o.output_type == "stream" and o.name == "stderr" for o in outputs)
