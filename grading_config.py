@@ -59,3 +59,27 @@ c.IgnorePattern.pattern = (
     r"(?m)^(WARNING: All log messages before absl::InitializeLog\(\)"
     r"|[IWE]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ \S+\.(cc|h):\d+\])"
 )
+
+# The course's grading engine (dlcourse_grading/engine): submissions whose structure was broken
+# (duplicated, reordered, retyped or deleted cells) are repaired first; a dying or hanging kernel
+# costs the cells it could not run, never the submission; a test cell's output is never read
+# as partial credit; feedback does not show the hidden tests' code.
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor  # noqa: E402
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput,  # noqa: E402
+                                    DeduplicateIds, GetGrades, IgnorePattern, LimitOutput,
+                                    OverwriteCells, OverwriteKernelspec, SaveAutoGrades)
+
+from dlcourse_grading.engine.preprocessors import (DropTestResults, HideHiddenTests,  # noqa: E402
+                                                   RepairStructure, RobustExecute)
+
+NOTEBOOK_TIMEOUT = 600
+c.Autograde.sanitize_preprocessors = [RepairStructure, ClearOutput, DeduplicateIds, OverwriteKernelspec,
+                                      OverwriteCells, CheckCellMetadata]
+c.Autograde.autograde_preprocessors = [RobustExecute, IgnorePattern, ClearMetadataPreprocessor, DropTestResults,
+                                       LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+c.RobustExecute.timeout = CELL_TIMEOUT
+c.RobustExecute.notebook_timeout = NOTEBOOK_TIMEOUT
+c.GenerateFeedback.preprocessors = [HideHiddenTests, GetGrades, CSSHTMLHeaderPreprocessor]
+# A grading kernel's first line: import what the checks use and snapshot it for tamper detection.
+c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:",
+                             "--IPKernelApp.exec_lines=['import dlcourse_grading.engine.guard as _guard; _guard.start()']"]

@@ -11,7 +11,8 @@ import numpy as np
 
 from dlcourse.chapters import SEED
 
-__all__ = ["wavy", "toy_function_1d", "linear_1d", "positive_and_centred", "toy_regression"]
+__all__ = ["wavy", "toy_function_1d", "linear_1d", "positive_and_centred", "toy_regression",
+           "two_blobs", "mixed_scale_regression"]
 
 
 def wavy(x: np.ndarray) -> np.ndarray:
@@ -75,3 +76,35 @@ def toy_regression(n: int = 512, d: int = 10, scale: float = 1.0, offset: float 
     u = rng.standard_normal((d, 4)) / np.sqrt(d)
     y = np.sin(x @ u).sum(axis=1, keepdims=True) + noise * rng.standard_normal((n, 1))
     return x.astype("float32"), (offset + scale * y).astype("float32")
+
+
+def two_blobs(n: int = 200, distance: float = 3.0, spread: float = 1.0,
+              seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
+    """A two-class task in the plane: two round Gaussian clouds ``distance`` apart.
+
+    Returns ``x`` of shape ``(n, 2)`` and labels ``y`` of shape ``(n,)`` with values 0.0 and
+    1.0 (half of each, shuffled). Class 0 is centred on ``(-distance/2, 0)``, class 1 on
+    ``(+distance/2, 0)``; a smaller ``distance`` or larger ``spread`` makes them overlap more.
+    """
+    rng = np.random.default_rng(seed)
+    y = rng.permutation(np.arange(n) % 2).astype("float64")
+    centres = np.stack([(y - 0.5) * distance, np.zeros(n)], axis=1)
+    x = centres + spread * rng.standard_normal((n, 2))
+    return x.astype("float32"), y.astype("float32")
+
+
+def mixed_scale_regression(n: int = 256, noise: float = 0.5,
+                           seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
+    """A linear task whose three raw features live on very different scales.
+
+    Think of a flat's floor area in m² (around 80, spread 25), its number of rooms (around 3,
+    spread 1) and the building's age in years (around 40, spread 15). The target is linear in
+    the features plus noise: ``y = 0.05 area + 0.6 rooms - 0.03 age + 1 + noise``. Returns ``x``
+    of shape ``(n, 3)`` and ``y`` of shape ``(n, 1)``. Raw, the squared-error loss is a very
+    narrow valley; standardised features make it almost round.
+    """
+    rng = np.random.default_rng(seed)
+    mean, std = np.array([80.0, 3.0, 40.0]), np.array([25.0, 1.0, 15.0])
+    x = mean + std * rng.standard_normal((n, 3))
+    y = x @ np.array([0.05, 0.6, -0.03]) + 1.0 + noise * rng.standard_normal(n)
+    return x.astype("float32"), y[:, None].astype("float32")

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 __all__ = ["subplots", "plot_functions", "plot_function_grid", "plot_bars", "contour",
-           "draw_network"]
+           "draw_network", "plot_curves", "surface", "draw_graph"]
 
 
 def _np(values) -> np.ndarray:
@@ -126,13 +126,16 @@ def plot_bars(values: Mapping[str, object], labels: Sequence[str] | None = None,
 def contour(fn: Callable[[np.ndarray, np.ndarray], np.ndarray], xlim: tuple[float, float],
             ylim: tuple[float, float], *, n: int = 121, levels: int = 15, log_levels: bool = True,
             path=None, ax: plt.Axes | None = None, title: str | None = None,
-            xlabel: str = "w", ylabel: str = "b", equal: bool = True) -> plt.Axes:
+            xlabel: str = "w", ylabel: str = "b", equal: bool = True,
+            paths: Mapping[str, object] | None = None) -> plt.Axes:
     """Contour lines of a 2-D function ``fn(X, Y)`` evaluated on an ``n × n`` grid.
 
     ``fn`` receives two equally shaped grids and returns values of that shape (use NumPy
     broadcasting). ``log_levels`` spaces the contour levels geometrically, which shows
     both the floor and the walls of a loss surface. ``path`` (an ``(steps, 2)`` array of
-    points) is drawn on top, e.g. the trajectory of gradient descent.
+    points) is drawn on top, e.g. the trajectory of gradient descent. ``paths`` draws several
+    labelled trajectories at once, ``{label: (steps, 2) array}``, one colour each; the axes
+    keep the limits ``xlim`` and ``ylim`` even when a path runs off (a diverging run).
     """
     if ax is None:
         _, ax = plt.subplots()
@@ -149,6 +152,15 @@ def contour(fn: Callable[[np.ndarray, np.ndarray], np.ndarray], xlim: tuple[floa
         ax.plot(p[:, 0], p[:, 1], "-o", color="C3", ms=2.5, lw=1.2, label="gradient descent")
         ax.plot(p[-1, 0], p[-1, 1], "*", color="C3", ms=10)
         ax.legend(fontsize="small", loc="upper right")
+    for i, (label, trajectory) in enumerate((paths or {}).items()):
+        p = np.asarray(trajectory, dtype=float)
+        colour = f"C{(i + 1) % 10}" if path is not None else f"C{i}"
+        ax.plot(p[:, 0], p[:, 1], "-o", color=colour, ms=2.0, lw=1.2, label=label)
+        ax.plot(p[-1, 0], p[-1, 1], "*", color=colour, ms=9)
+    if paths:
+        ax.legend(fontsize="small", loc="upper right")
+    ax.set_xlim(*xlim)
+    ax.set_ylim(*ylim)
     if equal:
         ax.set_aspect("equal")
     ax.set_xlabel(xlabel)
@@ -182,6 +194,111 @@ def draw_network(sizes: Sequence[int], *, ax: plt.Axes | None = None, title: str
         ax.text(col, -max(sizes) / 2 - 0.3, names[col], ha="center", va="top", fontsize="small")
     ax.set_xlim(-0.5, len(sizes) - 0.5)
     ax.set_ylim(-max(sizes) / 2 - 0.9, max(sizes) / 2 + 0.2)
+    ax.axis("off")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_curves(curves: Mapping[str, object], *, logy: bool = False, xlabel: str = "step",
+                ylabel: str | None = "loss", title: str | None = None,
+                ax: plt.Axes | None = None, ylim: tuple[float, float] | None = None,
+                alpha: float = 1.0, legend: bool = True) -> plt.Axes:
+    """Curves of possibly different lengths against their index: ``{label: ys}``.
+
+    Made for training histories (loss per step or per epoch), where runs may stop at
+    different points. A curve stops at its first NaN or infinite value (a diverged run);
+    ``logy`` uses a logarithmic y axis, ``alpha`` makes noisy curves see-through.
+    """
+    if ax is None:
+        _, ax = plt.subplots()
+    for label, ys in curves.items():
+        ys = _np(ys)
+        finite = np.isfinite(ys)
+        end = int(np.argmin(finite)) if not finite.all() else len(ys)
+        ax.plot(np.arange(end), ys[:end], label=label, lw=1.5, alpha=alpha)
+    if logy:
+        ax.set_yscale("log")
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.set_xlabel(xlabel)
+    if ylabel:
+        ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    if legend and curves:
+        ax.legend(fontsize="small")
+    return ax
+
+
+def surface(fn: Callable[[np.ndarray, np.ndarray], np.ndarray], xlim: tuple[float, float],
+            ylim: tuple[float, float], *, n: int = 60, ax=None, title: str | None = None,
+            xlabel: str = "x", ylabel: str = "y", zlabel: str | None = None, path=None,
+            elev: float = 30, azim: float = -60):
+    """A 3-D surface of ``z = fn(X, Y)`` on an ``n × n`` grid (``fn`` as for :func:`contour`).
+
+    ``ax`` must be a 3-D axes (``fig.add_subplot(projection="3d")``); by default a new figure
+    holds one. ``path`` (an ``(steps, 2)`` array) is drawn on the surface. ``elev`` and
+    ``azim`` set the viewing angle in degrees.
+    """
+    if ax is None:
+        fig = plt.figure(figsize=(5, 4))
+        ax = fig.add_subplot(projection="3d")
+    gx, gy = np.meshgrid(np.linspace(*xlim, n), np.linspace(*ylim, n))
+    z = np.asarray(fn(gx, gy), dtype=float)
+    ax.plot_surface(gx, gy, z, cmap="viridis", alpha=0.8, linewidth=0, antialiased=True)
+    if path is not None:
+        p = np.asarray(path, dtype=float)
+        ax.plot(p[:, 0], p[:, 1], np.asarray(fn(p[:, 0], p[:, 1]), dtype=float), "-o",
+                color="C3", ms=2.5, lw=1.5, zorder=10)
+    ax.view_init(elev=elev, azim=azim)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if zlabel:
+        ax.set_zlabel(zlabel)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def draw_graph(nodes: Mapping[str, tuple[float, float]], edges: Sequence[tuple[str, str]], *,
+               operations: Sequence[str] = (), forward: Mapping[str, str] | None = None,
+               backward: Mapping[str, str] | None = None, ax: plt.Axes | None = None,
+               title: str | None = None) -> plt.Axes:
+    """A computational graph: boxes for values, circles for operations, arrows for data flow.
+
+    ``nodes`` maps each node's label (mathtext such as ``"$W_1$"`` works) to its ``(x, y)``
+    position; ``edges`` lists ``(from, to)`` pairs of labels; labels in ``operations`` are
+    drawn as operations (circles) instead of values (boxes). ``forward`` writes a note under a
+    node in blue (the value the forward pass caches there), ``backward`` a note above it in red
+    (the gradient the backward pass brings back).
+    """
+    if ax is None:
+        xs = [p[0] for p in nodes.values()]
+        ys = [p[1] for p in nodes.values()]
+        _, ax = plt.subplots(figsize=(1.5 * (max(xs) - min(xs)) + 2, 1.3 * (max(ys) - min(ys)) + 2))
+    operations = set(operations)
+    boxes = {}
+    for label, (x, y) in nodes.items():
+        style = (dict(boxstyle="circle,pad=0.3", fc="#fde9c9", ec="C1") if label in operations
+                 else dict(boxstyle="round,pad=0.35", fc="white", ec="black"))
+        boxes[label] = ax.text(x, y, label, ha="center", va="center", fontsize=11, bbox=style,
+                               zorder=3)
+    for a, b in edges:   # drawn after the boxes (zorder 4), so each arrow is clipped at their edges
+        ax.annotate("", xy=nodes[b], xytext=nodes[a], zorder=4,
+                    arrowprops=dict(arrowstyle="-|>", color="grey", lw=1.2, shrinkA=1, shrinkB=1,
+                                    patchA=boxes[a].get_bbox_patch(),
+                                    patchB=boxes[b].get_bbox_patch()))
+    for label, note in (forward or {}).items():
+        x, y = nodes[label]
+        ax.text(x, y - 0.32, note, ha="center", va="top", fontsize=9, color="C0")
+    for label, note in (backward or {}).items():
+        x, y = nodes[label]
+        ax.text(x, y + 0.32, note, ha="center", va="bottom", fontsize=9, color="C3")
+    xs = [p[0] for p in nodes.values()]
+    ys = [p[1] for p in nodes.values()]
+    ax.set_xlim(min(xs) - 0.8, max(xs) + 0.8)
+    ax.set_ylim(min(ys) - 1.0, max(ys) + 1.0)
     ax.axis("off")
     if title:
         ax.set_title(title)

@@ -3,12 +3,14 @@
     course release                      regenerate release/ from source/ with nbgrader
     course example-class                the README's main job (release, grade the example class, report)
     course grade NOTEBOOK ASSIGNMENT    grade one notebook, print JSON per test cell
+    course grade-class [ASSIGNMENT...]  grade submitted/ in parallel (nbgrader's gradebook, autograded/, feedback/)
     course manifest [--check]           print the exercise manifest (or check manifest.json)
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import time
@@ -58,6 +60,49 @@ def cmd_grade(args) -> int:
     return 0
 
 
+def cmd_grade_class(args) -> int:
+    import pandas as pd
+
+    from dlcourse_grading.engine import classgrader, sandbox
+    from dlcourse_grading.grading import class_results
+    from dlcourse_grading.nbgrader_cli import nbgrader
+
+    root = Path(args.root).resolve()
+    assignments = args.assignments or [ch.id for ch in available_chapters()]
+    fork = False if args.no_fork else None  # None: fork unless a GPU is present
+    limits = sandbox.Limits(cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout,
+                            memory_mb=args.memory_mb)
+    run = classgrader.grade_class(root, assignments, args.student or None, args.workers, limits, fork=fork)
+    jobs = run.jobs
+    if not jobs:
+        print("no submissions found under submitted/STUDENT/ASSIGNMENT/")
+        return 1
+    results = class_results(root, jobs)
+    nbgrader("export", f"--CsvExportPlugin.to={root / 'grades.csv'}", root=root)
+    workers = max(1, min(args.workers or os.cpu_count() or 1, len(jobs)))
+    for warning in run.warnings:
+        print(f"warning: {warning}")
+    print(f"graded {len(jobs)} notebooks in {run.seconds:.1f} s ({run.seconds / len(jobs):.2f} s per notebook, "
+          f"{workers} workers, kernels {'forked from a TensorFlow-loaded zygote' if run.fork else 'started normally'})")
+    print("protections: " + "; ".join(sandbox.protections(run.limits, run.fork)))
+    totals = results.groupby(["assignment", "student"])[["points", "max_points"]].sum()
+    with pd.option_context("display.width", 200, "display.max_rows", 500, "display.max_colwidth", 90):
+        print(f"\n{totals.to_string()}\n")
+        problems = results[~results["status"].isin(["passed", "failed", "error"])]
+        if len(problems) or (results["grader_error"] != "").any() or (results["notes"] != "").any():
+            print("what went wrong where:")
+            if len(problems):
+                print(problems[["assignment", "student", "grade_id", "status", "points", "message"]].to_string(index=False))
+            for (a, s), group in results.groupby(["assignment", "student"]):
+                extra = "; ".join(x for x in {group["notes"].iloc[0], group["grader_error"].iloc[0]} if x)
+                if extra:
+                    print(f"  {a} / {s}: {extra}")
+        else:
+            print("every test cell ran to a pass or an ordinary failure")
+    print(f"\ngradebook: {root / 'gradebook.db'}\nfeedback:  {root / 'feedback'}\ngrades:    {root / 'grades.csv'}")
+    return 0
+
+
 def cmd_example_class(args) -> int:
     import pandas as pd
 
@@ -104,6 +149,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("notebook")
     p.add_argument("assignment")
     p.set_defaults(func=cmd_grade)
+    p = sub.add_parser("grade-class", help="grade submitted/ in parallel into nbgrader's gradebook")
+    p.add_argument("assignments", nargs="*", help="assignment ids (default: every chapter present)")
+    p.add_argument("--student", action="append", help="regrade only this student (repeatable)")
+    p.add_argument("--workers", type=int, default=None, help="parallel workers (default: one per core)")
+    p.add_argument("--root", default=str(ROOT), help="nbgrader course directory (default: the repository)")
+    p.add_argument("--cell-timeout", type=int, default=120)
+    p.add_argument("--notebook-timeout", type=int, default=600)
+    p.add_argument("--memory-mb", type=int, default=1536)
+    p.add_argument("--no-fork", action="store_true", help="start every kernel normally (the safe, slow path)")
+    p.set_defaults(func=cmd_grade_class)
     sub.add_parser("example-class", help="release, grade the example class, print the score table").set_defaults(func=cmd_example_class)
     args = parser.parse_args(argv)
     return args.func(args)

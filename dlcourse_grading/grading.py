@@ -10,6 +10,7 @@ from nbgrader.api import Gradebook
 
 from dlcourse.chapters import ROOT, Chapter, chapter as find_chapter
 from dlcourse_grading import example_class
+from dlcourse_grading.engine import classgrader as engine, sandbox
 from dlcourse_grading.nbgrader_cli import nbgrader
 from dlcourse_grading.paths import db_url
 from dlcourse_grading.results import CellResult, collect
@@ -28,21 +29,31 @@ def prepare_course(root: Path, chapters: list[Chapter], log: Path | None = None)
         nbgrader("generate_assignment", ch.id, "--force", root=root, log=log)
 
 
-def grade_notebook(notebook: Path, assignment: str) -> list[CellResult]:
-    """Interface 2: grade one submitted notebook exactly as the class is graded."""
+def grade_notebook(notebook: Path, assignment: str, limits: sandbox.Limits = sandbox.Limits()) -> list[CellResult]:
+    """Interface 2: grade one submitted notebook with the class-grading engine."""
     ch = find_chapter(assignment)
     with tempfile.TemporaryDirectory(prefix="course-grade-") as tmp:
         root = Path(tmp)
         prepare_course(root, [ch])
         folder = root / "submitted" / GRADE_ONE_STUDENT / ch.id
         folder.mkdir(parents=True)
-        target = folder / f"{ch.id}.ipynb"
-        shutil.copyfile(notebook, target)
-        try:
-            nbgrader("autograde", ch.id, "--force", f"--student={GRADE_ONE_STUDENT}", root=root)
-        except Exception:  # the results below report what is missing as crashed
-            pass
-        return collect(root, ch.id, GRADE_ONE_STUDENT, ch.id, ch.source, submitted_nb=target)
+        shutil.copyfile(notebook, folder / f"{ch.id}.ipynb")
+        engine.grade_class(root, [ch.id], workers=1, limits=limits, progress=False)
+        return collect(root, ch.id, GRADE_ONE_STUDENT, ch.id, ch.source, submitted_nb=Path(notebook))
+
+
+def class_results(root: Path, jobs: list[engine.Job]) -> pd.DataFrame:
+    """One row per (student, assignment, test cell) with points, status and message."""
+    rows = []
+    for job in jobs:
+        ch = find_chapter(job.assignment)
+        original = root / "submitted" / job.student / job.assignment / f"{ch.id}.ipynb"
+        unreadable = original.with_name(original.name + engine.UNREADABLE_SUFFIX)
+        for r in collect(root, job.assignment, job.student, ch.id, ch.source,
+                         submitted_nb=unreadable if unreadable.exists() else original):
+            rows.append({"student": job.student, "assignment": job.assignment, **r.to_dict(),
+                         "notes": "; ".join(job.notes), "grader_error": job.error})
+    return pd.DataFrame(rows)
 
 
 def grade_class(root: Path, chapters: list[Chapter], log: Path | None = None) -> None:

@@ -32,15 +32,22 @@ class CellResult:
 
 
 def _error_of(cell) -> tuple[str, str] | None:
-    for out in cell.get("outputs", []):
-        if out.get("output_type") == "error":
-            return out.get("ename", "Error"), ANSI.sub("", out.get("evalue", ""))
-    return None
+    """The cell's error; tampering, once detected, is what the student must hear about."""
+    errors = [(o.get("ename", "Error"), ANSI.sub("", o.get("evalue", "")))
+              for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+    tampering = [e for e in errors if e[0] == "TamperingError"]
+    return (tampering or errors or [None])[0]
 
 
 def _stderr_of(cell) -> str:
     return "".join(o.get("text", "") for o in cell.get("outputs", [])
                    if o.get("output_type") == "stream" and o.get("name") == "stderr")
+
+
+#: How the engine's error names read to a student.
+ERROR_STATUS = {"CellTimeoutError": "timeout", "NotebookTimeout": "timeout", "DeadKernelError": "crashed",
+                "KeyboardInterrupt": "timeout",  # only the grader's timeout interrupts a kernel
+                "NotRun": "crashed", "TamperingError": "tampered", "AssertionError": "failed"}
 
 
 def _outcome(cell, points: float, max_points: float) -> tuple[str, str]:
@@ -49,18 +56,13 @@ def _outcome(cell, points: float, max_points: float) -> tuple[str, str]:
     error = _error_of(cell)
     if error:
         ename, evalue = error
-        if ename == "CellTimeoutError":
-            return "timeout", "this cell ran longer than the time limit and was interrupted"
-        if ename == "DeadKernelError":
-            return "crashed", "the kernel died while running this cell"
-        kind = "failed" if ename == "AssertionError" else "error"
-        return kind, f"{ename}: {evalue}".strip().rstrip(":")
+        if ename == "KeyboardInterrupt":
+            evalue = "the cell ran past its time limit and was interrupted"
+        return ERROR_STATUS.get(ename, "error"), f"{ename}: {evalue}".strip().rstrip(":")
     if points >= max_points:
         return "passed", ""
     if _stderr_of(cell):
         return "failed", "the cell wrote to stderr, which nbgrader scores as a failure"
-    if cell.get("execution_count") is None and not cell.get("outputs"):
-        return "crashed", "this cell did not run (an earlier cell stopped the notebook)"
     return "failed", "the cell ran without passing all its checks"
 
 
@@ -83,7 +85,9 @@ def collect(root: Path, assignment: str, student: str, notebook: str, source_nb:
         nb = nbformat.read(str(autograded_path), as_version=4)
         autograded = {nbgrader_meta(c)["grade_id"]: c for c in nb.cells if is_test_cell(c)}
     submitted_path = submitted_nb or root / "submitted" / student / assignment / f"{notebook}.ipynb"
-    submitted = _sources_by_grade_id(submitted_path) or {}
+    submitted = _sources_by_grade_id(submitted_path)
+    unreadable = submitted is None
+    submitted = submitted or {}
 
     results = []
     with Gradebook(f"sqlite:///{root.resolve() / 'gradebook.db'}") as gb:
@@ -95,7 +99,10 @@ def collect(root: Path, assignment: str, student: str, notebook: str, source_nb:
                 points = 0.0
             outcome, message = _outcome(autograded.get(test.grade_id), points, test.points)
             status = outcome
-            if outcome not in ("crashed", "timeout"):
+            if unreadable:
+                status = "missing"
+                message = "your notebook file could not be read (invalid or empty); it was graded as the untouched assignment"
+            elif outcome not in ("crashed", "timeout", "tampered"):
                 if test.grade_id not in submitted:
                     status = "missing"
                     message = f"this test cell was deleted from your notebook; the original was restored and {outcome}. {message}".strip()

@@ -4,12 +4,17 @@ from __future__ import annotations
 import dlcourse  # noqa: F401  (quiet TensorFlow before anything imports it)
 
 STRENGTH_ROWS: list[tuple[str, str, int, int, int, int]] = []
+ADVERSARIAL_ROWS: list[tuple[str, str, float, float]] = []
 
 
 def pytest_terminal_summary(terminalreporter):
+    tr = terminalreporter
+    if ADVERSARIAL_ROWS:
+        tr.section("adversarial class: case -> status of the lost test cells, points")
+        for student, statuses, points, max_points in ADVERSARIAL_ROWS:
+            tr.write_line(f"{student:<32}{statuses:<28}{points:g}/{max_points:g}")
     if not STRENGTH_ROWS:
         return
-    tr = terminalreporter
     tr.section("hidden-test strength: wrong implementations caught, correct ones kept")
     tr.write_line(f"{'chapter':<22}{'exercise':<28}{'wrong caught':>14}{'correct kept':>14}")
     for chapter, exercise, caught, wrong, kept, correct in sorted(STRENGTH_ROWS):

@@ -12,6 +12,7 @@ import pytest
 from dlcourse.chapters import available_chapters
 from dlcourse_grading.example_class import STUDENTS, write_class
 from dlcourse_grading.grading import expected_table, run_example_class
+from dlcourse_grading.manifest import build_manifest
 from dlcourse_grading.paths import VENV_BIN
 from dlcourse_grading.results import STATUSES
 
@@ -38,11 +39,15 @@ def test_feedback_and_grades_file(graded_class):
         for student in STUDENTS:
             html = root / "feedback" / student / ch.id / f"{ch.id}.html"
             assert html.exists(), html
+            text = html.read_text()
+            assert "BEGIN HIDDEN TESTS" not in text and "dlcourse_grading" not in text, "hidden tests leak"
     with open(root / "grades.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert {r["student_id"] for r in rows} == set(STUDENTS)
-    ada = [r for r in rows if r["student_id"] == "ada_reference"]
-    assert all(float(r["score"]) == float(r["max_score"]) - 2 for r in ada)  # only the written answer is left
+    manual = {c["assignment"]: c["manual_points"] for c in build_manifest()["chapters"]}
+    for row in rows:
+        if row["student_id"] == "ada_reference":  # everything but the hand-graded answers
+            assert float(row["score"]) == float(row["max_score"]) - manual[row["assignment"]]
 
 
 def _grade_one(notebook, assignment):

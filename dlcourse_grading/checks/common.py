@@ -31,6 +31,7 @@ import dlcourse  # noqa: F401  (quiet TensorFlow before it is imported)
 import tensorflow as tf
 
 from dlcourse.chapters import SEED
+from dlcourse_grading.engine import guard
 from dlcourse.testing import as_array, assert_close, assert_dtype, assert_shape, assert_tensor_like
 
 #: Tolerances for comparing a float32 result with a float64 reference (CPU or GPU).
@@ -127,11 +128,15 @@ def quiet():
 
 
 def checked(function: Callable) -> Callable:
-    """Decorator for a public check: runs it inside :func:`quiet`."""
+    """Decorator for a public check: runs it inside :func:`quiet`, refuses to run (or to pass)
+    if student code tampered with what the check relies on, and returns None so that a test
+    cell never ends in a value nbgrader could read as partial credit."""
     @functools.wraps(function)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args, **kwargs) -> None:
+        guard.verify()
         with quiet():
-            return function(*args, **kwargs)
+            function(*args, **kwargs)
+        guard.verify()
 
     return wrapper
 
@@ -308,3 +313,73 @@ def assert_unchanged(layer: Any, before: list[np.ndarray], what: str) -> None:
     after = layer.get_weights()
     if len(after) != len(before) or any(a.shape != b.shape or not np.array_equal(a, b) for a, b in zip(after, before)):
         raise AssertionError(f"{what}: modified the weights of a layer it was given; leave the inputs unchanged")
+
+
+# --------------------------------------------------------------------------- forbidden and counted calls
+
+def _patch_attribute(owner: Any, name: str, replacement: Any) -> Callable[[], None]:
+    """Set ``owner.name`` (a class or a module); return a function that undoes it exactly
+    (an attribute the owner only inherited is deleted again, not copied onto it)."""
+    had = name in vars(owner)
+    original = vars(owner).get(name)
+    setattr(owner, name, replacement)
+
+    def undo() -> None:
+        if had:
+            setattr(owner, name, original)
+        else:
+            delattr(owner, name)
+
+    return undo
+
+
+@contextlib.contextmanager
+def forbidden_calls(targets: Iterable[tuple[Any, str]], message: str):
+    """While the block runs, calling any of ``targets`` raises AssertionError(message).
+
+    ``targets`` are (owner, attribute) pairs: a class and a method name (subclasses are covered,
+    e.g. ``(keras.optimizers.Optimizer, "__init__")`` blocks every built-in optimizer), or a module
+    and a function name. Used around student code that must not call a ready-made tool.
+    """
+    def blocked(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError(message)
+
+    undo: list[Callable[[], None]] = []
+    try:
+        for owner, name in targets:
+            undo.append(_patch_attribute(owner, name, blocked))
+        yield
+    finally:
+        for step in reversed(undo):
+            step()
+
+
+class CallCount:
+    """How many times a callable patched by :func:`counting_calls` ran."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
+@contextlib.contextmanager
+def counting_calls(owner: Any, name: str):
+    """Count the calls of ``owner.name`` (a method of a class, or a module's function) in the block.
+
+    Yields a :class:`CallCount`. E.g. ``counting_calls(tf.GradientTape, "gradient")`` tells whether
+    student code got its gradients from a tape.
+    """
+    import functools
+
+    counter = CallCount()
+    original = getattr(owner, name)
+
+    @functools.wraps(original)
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        counter.count += 1
+        return original(*args, **kwargs)
+
+    undo = _patch_attribute(owner, name, counted)
+    try:
+        yield counter
+    finally:
+        undo()

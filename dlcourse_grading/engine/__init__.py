@@ -1,0 +1,11 @@
+"""The grading engine: nbgrader's own pipeline, made robust, fast and isolated.
+
+- :mod:`.preprocessors`: nbgrader preprocessors that repair a submission's structure, survive a
+  dying or hanging kernel, refuse partial credit read from a test cell's output, and keep hidden
+  tests out of feedback. ``grading_config.py`` puts them into nbgrader's pipeline, so plain
+  ``nbgrader autograde`` uses them too.
+- :mod:`.zygote` and :mod:`.provisioner`: kernels forked from a process that has already
+  imported TensorFlow (a jupyter_client kernel provisioner), each in a fresh process with limits.
+- :mod:`.sandbox`: the limits and the unprivileged user.
+- :mod:`.classgrader`: grade a whole class in parallel with a progress bar.
+"""

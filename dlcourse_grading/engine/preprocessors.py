@@ -1,0 +1,216 @@
+"""nbgrader preprocessors that make class grading survive any submission.
+
+grading_config.py puts them into nbgrader's pipelines, so `nbgrader autograde` and
+`nbgrader generate_feedback` use them whether run by hand or by `course grade-class`:
+
+- RepairStructure (first sanitising step): one copy of every nbgrader cell, in the source's
+  order and cell type; deleted locked and test cells put back from source/; the student's own
+  extra cells kept where they were.
+- RobustExecute (replaces nbgrader's Execute): a whole-notebook time limit on top of the per-cell
+  one; a kernel that dies or cannot be interrupted no longer loses the submission: the cells
+  that ran keep their outputs, every cell that could not run gets an error output (so it scores
+  zero, never full marks for lack of output), and grading goes on.
+- DropTestResults: a test cell's last expression is never read as partial credit.
+- HideHiddenTests (feedback): hidden test blocks and their tracebacks are not shown.
+"""
+from __future__ import annotations
+
+import os
+from time import monotonic
+
+import nbformat
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbformat.notebooknode import NotebookNode
+from jupyter_core.utils import run_sync
+from nbgrader import utils
+from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+from traitlets import Integer
+
+from dlcourse_grading.notebook import HIDDEN_BLOCK, nbgrader_meta
+
+REPAIRS_KEY = "course_repairs"
+AUDIT_CODE = "__import__('dlcourse_grading.engine.guard', fromlist=['audit']).audit()"
+
+
+def error_output(ename: str, evalue: str) -> NotebookNode:
+    return nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+
+
+def _note(nb: NotebookNode, text: str) -> None:
+    nb.metadata.setdefault(REPAIRS_KEY, []).append(text)
+
+
+class RepairStructure(NbGraderPreprocessor):
+    """Rebuild the submission's cell list around the source notebook's nbgrader cells."""
+
+    def preprocess(self, nb, resources):
+        source_path = os.path.join(
+            self._source_dir(resources['nbgrader']['assignment']), f"{resources['nbgrader']['notebook']}.ipynb")
+        source = nbformat.read(source_path, as_version=4)
+        wanted = [c for c in source.cells if nbgrader_meta(c).get("grade_id")]
+        by_id = {nbgrader_meta(c)["grade_id"]: c for c in wanted}
+
+        anchors: dict[str, NotebookNode] = {}
+        extras: dict[str | None, list[NotebookNode]] = {}
+        last: str | None = None
+        for cell in nb.cells:
+            gid = nbgrader_meta(cell).get("grade_id")
+            if gid in by_id:
+                if gid in anchors:
+                    _note(nb, f"duplicate of cell {gid} removed")
+                    continue
+                if cell.cell_type != by_id[gid].cell_type:
+                    _note(nb, f"cell {gid} changed type; set back to {by_id[gid].cell_type}")
+                    cell = self._retyped(cell, by_id[gid])
+                anchors[gid] = cell
+                last = gid
+            else:
+                if gid is not None:  # nbgrader metadata that does not belong to this assignment
+                    cell.metadata.pop("nbgrader", None)
+                extras.setdefault(last, []).append(cell)
+
+        cells = list(extras.get(None, []))
+        for src in wanted:
+            gid = nbgrader_meta(src)["grade_id"]
+            if gid in anchors:
+                cells.append(anchors[gid])
+            else:
+                _note(nb, f"cell {gid} was missing; restored")
+                cells.append(self._restored(src))
+            cells.extend(extras.get(gid, []))
+        if self._reordered(nb, anchors):
+            _note(nb, "cells put back in the assignment's order")
+        nb.cells = cells
+        return nb, resources
+
+    def _source_dir(self, assignment: str) -> str:
+        converter = self.parent.parent  # preprocessor -> exporter -> nbgrader converter
+        coursedir = converter.coursedir
+        return coursedir.format_path(coursedir.source_directory, ".", assignment)
+
+    @staticmethod
+    def _reordered(nb, anchors) -> bool:
+        order = [nbgrader_meta(c).get("grade_id") for c in nb.cells if nbgrader_meta(c).get("grade_id") in anchors]
+        seen = [g for i, g in enumerate(order) if g not in order[:i]]
+        return seen != [g for g in anchors]
+
+    @staticmethod
+    def _retyped(cell, src) -> NotebookNode:
+        text = cell.source
+        if src.cell_type == "code":
+            new = nbformat.v4.new_code_cell(text, metadata=cell.metadata)
+        else:
+            new = nbformat.v4.new_markdown_cell(text, metadata=cell.metadata)
+        if "id" in cell:
+            new["id"] = cell["id"]
+        return new
+
+    @staticmethod
+    def _restored(src) -> NotebookNode:
+        cell = nbformat.from_dict(src)
+        if utils.is_solution(cell) and cell.cell_type == "code":
+            # The solution is not the student's: a missing answer cell stays unanswered.
+            cell.source = "raise NotImplementedError('this answer cell was missing from the submission')"
+        elif utils.is_solution(cell):
+            cell.source = "(missing from the submission)"
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+        return cell
+
+
+class RobustExecute(Execute):
+    """nbgrader's Execute with a notebook time limit and no lost submissions."""
+
+    notebook_timeout = Integer(600, help="Seconds for the whole notebook").tag(config=True)
+
+    def preprocess(self, nb, resources=None, km=None):
+        self._cell_timeout = self.timeout
+        self._deadline = monotonic() + self.notebook_timeout
+        self._stopped: str | None = None
+        self._tampered: str | None = None
+        try:
+            return super().preprocess(nb, resources, km)
+        except (DeadKernelError, CellTimeoutError, RuntimeError) as exc:
+            # The kernel could not even start or answer: every code cell gets the reason.
+            self._stopped = self._stopped or f"the kernel failed ({type(exc).__name__})"
+            for cell in nb.cells:
+                if cell.cell_type == "code" and not cell.get("outputs"):
+                    cell.outputs = [error_output("NotRun", f"not run: {self._stopped}")]
+            return nb, resources or {}
+        finally:
+            self.timeout = self._cell_timeout
+
+    def preprocess_cell(self, cell, resources, index):
+        cell, resources = self._preprocess_cell(cell, resources, index)
+        if utils.is_grade(cell) and not utils.is_solution(cell) and cell.cell_type == "code":
+            self._audit(cell, index)
+        return cell, resources
+
+    def _audit(self, cell, index) -> None:
+        """After each test cell, ask the kernel whether anything the checks rely on was replaced.
+        A check replaced by student code is never called, so it cannot catch itself; this can.
+        The first test cell after which tampering shows, and every later one, scores zero."""
+        if not self._tampered and not self._stopped:
+            probe = nbformat.v4.new_code_cell(AUDIT_CODE)
+            timeout, self.timeout = self.timeout, 30
+            try:
+                self.execute_cell(probe, index, store_history=False)
+            except Exception:  # noqa: BLE001 - a kernel that cannot answer loses no points here
+                return
+            finally:
+                self.timeout = timeout
+                self.nb.cells[index] = cell  # nbclient stores the executed cell at its index
+            errors = [o for o in probe.outputs if o.get("output_type") == "error"]
+            if errors and errors[0].get("ename") == "TamperingError":
+                self._tampered = errors[0].get("evalue", "")
+        if self._tampered and not any(o.get("ename") == "TamperingError" for o in cell.get("outputs", [])):
+            cell.outputs = list(cell.get("outputs", [])) + [error_output("TamperingError", self._tampered)]
+
+    def _preprocess_cell(self, cell, resources, index):
+        if cell.cell_type != "code" or not cell.source.strip():
+            return cell, resources
+        if self._stopped:
+            cell.outputs = [error_output("NotRun", f"not run: {self._stopped}")]
+            return cell, resources
+        remaining = self._deadline - monotonic()
+        if remaining <= 1:
+            self._stopped = f"the notebook's time limit ({self.notebook_timeout} s) was reached"
+            cell.outputs = [error_output("NotebookTimeout", self._stopped)]
+            return cell, resources
+        self.timeout = int(min(self._cell_timeout, remaining))
+        try:
+            return super().preprocess_cell(cell, resources, index)
+        except DeadKernelError:
+            reason = getattr(getattr(self.km, "provisioner", None), "killed_reason", None)
+            self._stopped = "the kernel died in an earlier cell"
+            cell.outputs = list(cell.get("outputs", [])) + [error_output(
+                "DeadKernelError", f"the kernel died while running this cell: {reason or 'exit or crash'}")]
+        except CellTimeoutError:
+            # The interrupt did not stop the cell: kill the kernel, keep what has been graded.
+            self._stopped = "an earlier cell ran past its time limit and could not be interrupted"
+            run_sync(self.km.shutdown_kernel)(now=True)
+            cell.outputs = list(cell.get("outputs", [])) + [error_output(
+                "CellTimeoutError", f"this cell ran longer than {self.timeout} s and was stopped")]
+        return cell, resources
+
+
+class DropTestResults(NbGraderPreprocessor):
+    """nbgrader gives partial credit when a test cell's result is a number; this course never
+    does, so a test cell's execute_result is dropped before grades are saved."""
+
+    def preprocess_cell(self, cell, resources, index):
+        if utils.is_grade(cell) and not utils.is_solution(cell) and cell.cell_type == "code":
+            cell.outputs = [o for o in cell.get("outputs", []) if o.get("output_type") != "execute_result"]
+        return cell, resources
+
+
+class HideHiddenTests(NbGraderPreprocessor):
+    """Feedback shows results and messages, not the hidden tests' code (nbgrader#917, #1363)."""
+
+    def preprocess_cell(self, cell, resources, index):
+        if utils.is_grade(cell) and cell.cell_type == "code" and HIDDEN_BLOCK.search(cell.source):
+            cell.source = HIDDEN_BLOCK.sub("# (hidden tests ran here; their code is not shown)\n", cell.source)
+            for out in cell.get("outputs", []):
+                if out.get("output_type") == "error":
+                    out["traceback"] = [f"{out.get('ename', 'Error')}: {out.get('evalue', '')}"]
+        return cell, resources

@@ -1,0 +1,154 @@
+"""A fork server for Jupyter kernels: pay the TensorFlow import once, not once per submission.
+
+The zygote imports TensorFlow, Keras, IPython's kernel and the course's hidden checks, then
+waits on a Unix socket. For each request it forks a fresh kernel process that applies the
+submission's limits, drops privileges and runs ``ipykernel`` with the connection file it was
+given. The zygote itself never runs a TensorFlow op (forking after that is not safe), and it
+double-forks so that the kernel is adopted by the grading process (a child subreaper), which can
+then wait for it and kill anything it leaves behind.
+
+Forking is refused on a machine with an NVIDIA GPU: initialising CUDA in a forked child of a
+process that loaded CUDA libraries is not safe, so there the grader starts kernels normally.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+ENV_SOCKET = "COURSE_ZYGOTE_SOCKET"
+
+
+def gpu_present() -> bool:
+    return Path("/dev/nvidiactl").exists() or Path("/dev/nvidia0").exists()
+
+
+def preload() -> None:
+    """Everything a grading kernel imports, loaded once. No TensorFlow op is run here."""
+    import matplotlib
+
+    matplotlib.use("agg")
+    import matplotlib.pyplot  # noqa: F401
+    import matplotlib_inline.backend_inline  # noqa: F401
+    import ipykernel.kernelapp  # noqa: F401
+    import ipykernel.ipkernel  # noqa: F401
+    from dlcourse_grading.engine import guard
+
+    guard.start()  # TensorFlow, Keras, the checks; and what "untampered" means, before any student code
+    started = tensorflow_threads()
+    if started:
+        raise RuntimeError(f"a preloaded module ran a TensorFlow op (threads {started}): forking is unsafe")
+
+
+def tensorflow_threads() -> list[str]:
+    """Names of TensorFlow's runtime threads in this process: none may exist before a fork."""
+    names = []
+    for task in os.listdir("/proc/self/task"):
+        with open(f"/proc/self/task/{task}/comm") as fh:
+            name = fh.read().strip()
+        if name.startswith("tf_"):
+            names.append(name)
+    return names
+
+
+def run_kernel(request: dict) -> None:
+    """In the forked child: become the submission's kernel. Never returns."""
+    from dlcourse_grading.engine import sandbox
+
+    code = 1
+    try:
+        os.setsid()  # its own process group: interrupts and kills reach everything it starts
+        limits = sandbox.Limits(**request["limits"])
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        os.environ.clear()
+        os.environ.update(request["env"])
+        os.chdir(request["cwd"])
+        sandbox.apply_limits(limits)
+
+        from ipykernel.kernelapp import IPKernelApp
+
+        argv = request["argv"]
+        args = argv[argv.index("ipykernel_launcher") + 1:] if "ipykernel_launcher" in argv else argv[1:]
+        app = IPKernelApp.instance()
+        app.initialize(args)  # reads the connection file and binds the sockets, still privileged
+        sandbox.isolate_network(limits)
+        if sandbox.drop_privileges(limits, request.get("uid")):
+            os.environ["HOME"] = request["cwd"]
+        app.start()
+        code = 0
+    except BaseException:  # noqa: BLE001 - whatever happens, the child must not return into the server
+        code = 1
+    finally:
+        os._exit(code)
+
+
+def spawn(request: dict) -> int:
+    """Double fork: returns the kernel's pid; its parent exits at once, so it is adopted."""
+    read_end, write_end = os.pipe()
+    middle = os.fork()
+    if middle == 0:
+        os.close(read_end)
+        kernel = os.fork()
+        if kernel == 0:
+            os.close(write_end)
+            run_kernel(request)
+        os.write(write_end, str(kernel).encode())
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end) as fh:
+        pid = int(fh.read())
+    os.waitpid(middle, 0)
+    return pid
+
+
+def serve(path: str) -> None:
+    import ctypes
+
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG: go when the grader goes
+    preload()
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    os.chmod(path, 0o600)
+    server.listen(16)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    print("ready", flush=True)  # the parent waits for this line
+    while True:
+        conn, _ = server.accept()
+        with conn:
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            try:
+                pid = spawn(json.loads(data))
+                conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+            except Exception as exc:  # noqa: BLE001 - report and keep serving
+                conn.sendall(json.dumps({"error": repr(exc)}).encode() + b"\n")
+
+
+def request_kernel(path: str, argv: list[str], env: dict, cwd: str, limits: dict, uid: int | None) -> int:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.connect(path)
+        message = {"argv": argv, "env": env, "cwd": cwd, "limits": limits, "uid": uid}
+        conn.sendall(json.dumps(message).encode() + b"\n")
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    reply = json.loads(data)
+    if "error" in reply:
+        raise RuntimeError(f"the kernel fork server failed: {reply['error']}")
+    return int(reply["pid"])
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1])

@@ -1,0 +1,858 @@
+"""Strength corpus for assignment 3 (backpropagation).
+
+Each variant replaces a whole solution cell. Wrong variants are mistakes students really make;
+most pass the visible asserts (those that do not say "caught by visible tests too").
+Correct variants are other valid ways to meet the contract and must keep full marks.
+The cell's namespace already has math, np, tf, keras and ops from the setup cell, and the
+reference versions of the other exercises' functions.
+"""
+from dlcourse_grading.strength import Variant
+
+VISIBLE = " (caught by visible tests too)"
+
+
+def _cell(*parts: str) -> str:
+    return "\n\n".join(part.strip("\n") for part in parts) + "\n"
+
+
+# ----------------------------------------------------------------------------- two_layer_net
+
+_FORWARD = '''
+def mlp_forward(X, params):
+    z1 = ops.matmul(X, params["W1"]) + params["b1"]
+    h = ops.maximum(z1, 0)
+    out = ops.matmul(h, params["W2"]) + params["b2"]
+    return out, (X, params["W1"], params["W2"], z1, h)
+'''
+
+
+def _net(backward_body: str, forward: str = _FORWARD) -> str:
+    """The reference forward pass (cache: X, W1, W2, z1, h) and a backward pass with the given body."""
+    return _cell(forward, "def mlp_backward(dout, cache):\n    X, W1, W2, z1, h = cache\n" + backward_body)
+
+
+_BACKWARD_TAIL = '''
+    return {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2, "X": dX}
+'''
+
+NET = [
+    Variant("two_layer_net", "divides every gradient by the batch size (the 1/N counted twice)" + VISIBLE, False,
+            _net('''
+    n = ops.cast(ops.shape(X)[0], X.dtype)
+    dW2 = ops.matmul(ops.transpose(h), dout) / n
+    db2 = ops.sum(dout, axis=0) / n
+    dh = ops.matmul(dout, ops.transpose(W2))
+    dz1 = dh * ops.cast(z1 > 0, dh.dtype)
+    dW1 = ops.matmul(ops.transpose(X), dz1) / n
+    db1 = ops.sum(dz1, axis=0) / n
+    dX = ops.matmul(dz1, ops.transpose(W1))
+''' + _BACKWARD_TAIL)),
+    Variant("two_layer_net", "weight gradients averaged over the batch, bias gradients summed", False, _net('''
+    n = ops.cast(ops.shape(X)[0], X.dtype)
+    dW2 = ops.matmul(ops.transpose(h), dout) / n
+    db2 = ops.sum(dout, axis=0)
+    dh = ops.matmul(dout, ops.transpose(W2))
+    dz1 = dh * ops.cast(z1 > 0, dh.dtype)
+    dW1 = ops.matmul(ops.transpose(X), dz1) / n
+    db1 = ops.sum(dz1, axis=0)
+    dX = ops.matmul(dz1, ops.transpose(W1))
+''' + _BACKWARD_TAIL)),
+    Variant("two_layer_net", "dW1 transposed, reshaped to the right shape", False, _net('''
+    dW2 = ops.matmul(ops.transpose(h), dout)
+    db2 = ops.sum(dout, axis=0)
+    dh = ops.matmul(dout, ops.transpose(W2))
+    dz1 = dh * ops.cast(z1 > 0, dh.dtype)
+    dW1 = ops.reshape(ops.matmul(ops.transpose(dz1), X), ops.shape(W1))
+    db1 = ops.sum(dz1, axis=0)
+    dX = ops.matmul(dz1, ops.transpose(W1))
+''' + _BACKWARD_TAIL)),
+    Variant("two_layer_net", "dW2 transposed, reshaped to the right shape", False, _net('''
+    dW2 = ops.reshape(ops.matmul(ops.transpose(dout), h), ops.shape(W2))
+    db2 = ops.sum(dout, axis=0)
+    dh = ops.matmul(dout, ops.transpose(W2))
+    dz1 = dh * ops.cast(z1 > 0, dh.dtype)
+    dW1 = ops.matmul(ops.transpose(X), dz1)
+    db1 = ops.sum(dz1, axis=0)
+    dX = ops.matmul(dz1, ops.transpose(W1))
+''' + _BACKWARD_TAIL)),
+    Variant("two_layer_net", "forgets the ReLU derivative", False, _net('''
+    dW2 = ops.matmul(ops.transpose(h), dout)
+    db2 = ops.sum(dout, axis=0)
+    dz1 = ops.matmul(dout, ops.transpose(W2))
+    dW1 = ops.matmul(ops.transpose(X), dz1)
+    db1 = ops.sum(dz1, axis=0)
+    dX = ops.matmul(dz1, ops.transpose(W1))
+''' + _BACKWARD_TAIL)),
+    Variant("two_layer_net", "ReLU mask taken from the upstream gradient (dh > 0) instead of z1 > 0", False, _net('''
+    dW2 = ops.matmul(ops.transpose(h), dout)
+    db2 = ops.sum(dout, axis=0)
+    dh = ops.matmul(dout, ops.transpose(W2))
+    dz1 = dh * ops.cast(dh > 0, dh.dtype)
+    dW1 = ops.matmul(ops.transpose(X), dz1)
+    db1 = ops.sum(dz1, axis=0)
+    dX = ops.matmul(dz1, ops.transpose(W1))
+''' + _BACKWARD_TAIL)),
+    Variant("two_layer_net", "dW2 from the pre-activation z1 instead of h", False, _net('''
+    dW2 = ops.matmul(ops.transpose(z1), dout)
+    db2 = ops.sum(dout, axis=0)
+    dh = ops.matmul(dout, ops.transpose(W2))
+    dz1 = dh * ops.cast(z1 > 0, dh.dtype)
+    dW1 = ops.matmul(ops.transpose(X), dz1)
+    db1 = ops.sum(dz1, axis=0)
+    dX = ops.matmul(dz1, ops.transpose(W1))
+''' + _BACKWARD_TAIL)),
+    Variant("two_layer_net", "db1 averaged over the batch instead of summed", False, _net('''
+    dW2 = ops.matmul(ops.transpose(h), dout)
+    db2 = ops.sum(dout, axis=0)
+    dh = ops.matmul(dout, ops.transpose(W2))
+    dz1 = dh * ops.cast(z1 > 0, dh.dtype)
+    dW1 = ops.matmul(ops.transpose(X), dz1)
+    db1 = ops.mean(dz1, axis=0)
+    dX = ops.matmul(dz1, ops.transpose(W1))
+''' + _BACKWARD_TAIL)),
+    Variant("two_layer_net", "db1 summed over the wrong axis" + VISIBLE, False, _net('''
+    dW2 = ops.matmul(ops.transpose(h), dout)
+    db2 = ops.sum(dout, axis=0)
+    dh = ops.matmul(dout, ops.transpose(W2))
+    dz1 = dh * ops.cast(z1 > 0, dh.dtype)
+    dW1 = ops.matmul(ops.transpose(X), dz1)
+    db1 = ops.sum(dz1, axis=1)
+    dX = ops.matmul(dz1, ops.transpose(W1))
+''' + _BACKWARD_TAIL)),
+    Variant("two_layer_net", "db1 taken before the ReLU derivative (from dh)", False, _net('''
+    dW2 = ops.matmul(ops.transpose(h), dout)
+    db2 = ops.sum(dout, axis=0)
+    dh = ops.matmul(dout, ops.transpose(W2))
+    dz1 = dh * ops.cast(z1 > 0, dh.dtype)
+    dW1 = ops.matmul(ops.transpose(X), dz1)
+    db1 = ops.sum(dh, axis=0)
+    dX = ops.matmul(dz1, ops.transpose(W1))
+''' + _BACKWARD_TAIL)),
+    Variant("two_layer_net", "forgets dX" + VISIBLE, False, _net('''
+    dW2 = ops.matmul(ops.transpose(h), dout)
+    db2 = ops.sum(dout, axis=0)
+    dh = ops.matmul(dout, ops.transpose(W2))
+    dz1 = dh * ops.cast(z1 > 0, dh.dtype)
+    dW1 = ops.matmul(ops.transpose(X), dz1)
+    db1 = ops.sum(dz1, axis=0)
+    return {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
+''')),
+    Variant("two_layer_net", "dX skips the ReLU derivative (from dh, not dz1)", False, _net('''
+    dW2 = ops.matmul(ops.transpose(h), dout)
+    db2 = ops.sum(dout, axis=0)
+    dh = ops.matmul(dout, ops.transpose(W2))
+    dz1 = dh * ops.cast(z1 > 0, dh.dtype)
+    dW1 = ops.matmul(ops.transpose(X), dz1)
+    db1 = ops.sum(dz1, axis=0)
+    dX = ops.matmul(dh, ops.transpose(W1))
+''' + _BACKWARD_TAIL)),
+    Variant("two_layer_net", "records a tf.GradientTape in the forward pass and asks it in the backward pass", False,
+            _cell('''
+def mlp_forward(X, params):
+    tape = tf.GradientTape(persistent=True)
+    with tape:
+        tape.watch([X] + list(params.values()))
+        z1 = ops.matmul(X, params["W1"]) + params["b1"]
+        out = ops.matmul(ops.maximum(z1, 0), params["W2"]) + params["b2"]
+    return out, (tape, out, X, params)
+''', '''
+def mlp_backward(dout, cache):
+    tape, out, X, params = cache
+    grads = tape.gradient(out, {**params, "X": X}, output_gradients=dout)
+    return dict(grads)
+''')),
+    Variant("two_layer_net", "backward pass recomputes the forward pass under a tf.GradientTape", False, _cell('''
+def mlp_forward(X, params):
+    h = ops.maximum(ops.matmul(X, params["W1"]) + params["b1"], 0)
+    return ops.matmul(h, params["W2"]) + params["b2"], (X, params)
+''', '''
+def mlp_backward(dout, cache):
+    X, params = cache
+    with tf.GradientTape() as tape:
+        tape.watch([X] + list(params.values()))
+        h = ops.maximum(ops.matmul(X, params["W1"]) + params["b1"], 0)
+        out = ops.matmul(h, params["W2"]) + params["b2"]
+    return dict(tape.gradient(out, {**params, "X": X}, output_gradients=dout))
+''')),
+    Variant("two_layer_net", "NumPy backward pass (right values, but no graph ops)", False, _net('''
+    X, W1, W2, h, dout = (np.asarray(v) for v in (X, W1, W2, h, dout))
+    dW2 = h.T @ dout
+    db2 = dout.sum(axis=0)
+    dz1 = (dout @ W2.T) * (h > 0)
+    dW1 = X.T @ dz1
+    db1 = dz1.sum(axis=0)
+    dX = dz1 @ W1.T
+''' + _BACKWARD_TAIL)),
+    Variant("two_layer_net", "correct: dict cache, einsum, ops.where for the ReLU", True, _cell('''
+def mlp_forward(X, params):
+    z1 = ops.einsum("nd,dh->nh", X, params["W1"]) + params["b1"]
+    h = ops.relu(z1)
+    out = ops.einsum("nh,hc->nc", h, params["W2"]) + params["b2"]
+    return out, {"X": X, "z1": z1, "h": h, **params}
+''', '''
+def mlp_backward(dout, cache):
+    dh = ops.einsum("nc,hc->nh", dout, cache["W2"])
+    dz1 = ops.where(cache["z1"] > 0, dh, ops.zeros_like(dh))
+    return {
+        "W2": ops.einsum("nh,nc->hc", cache["h"], dout),
+        "b2": ops.sum(dout, axis=0),
+        "W1": ops.einsum("nd,nh->dh", cache["X"], dz1),
+        "b1": ops.sum(dz1, axis=0),
+        "X": ops.einsum("nh,dh->nd", dz1, cache["W1"]),
+    }
+''')),
+    Variant("two_layer_net", "correct: tf.matmul with transpose flags, a mask cached in the forward pass", True,
+            _cell('''
+def mlp_forward(X, params):
+    z1 = tf.matmul(X, params["W1"]) + params["b1"]
+    mask = tf.cast(z1 > 0, z1.dtype)
+    h = z1 * mask
+    out = tf.matmul(h, params["W2"]) + params["b2"]
+    return out, (X, params, h, mask)
+''', '''
+def mlp_backward(dout, cache):
+    X, params, h, mask = cache
+    grads = {"W2": tf.matmul(h, dout, transpose_a=True), "b2": tf.reduce_sum(dout, axis=0)}
+    dz1 = tf.matmul(dout, params["W2"], transpose_b=True) * mask
+    grads["W1"] = tf.matmul(X, dz1, transpose_a=True)
+    grads["b1"] = tf.reduce_sum(dz1, axis=0)
+    grads["X"] = tf.matmul(dz1, params["W1"], transpose_b=True)
+    return grads
+''')),
+    Variant("two_layer_net", "correct: generic affine and ReLU layers, each with its own cache", True, _cell('''
+def affine_forward(x, W, b):
+    return ops.matmul(x, W) + b, (x, W)
+''', '''
+def affine_backward(dout, cache):
+    x, W = cache
+    return ops.matmul(dout, ops.transpose(W)), ops.matmul(ops.transpose(x), dout), ops.sum(dout, axis=0)
+''', '''
+def mlp_forward(X, params):
+    z1, c1 = affine_forward(X, params["W1"], params["b1"])
+    h = ops.maximum(z1, ops.zeros_like(z1))
+    out, c2 = affine_forward(h, params["W2"], params["b2"])
+    return out, (c1, z1, c2)
+''', '''
+def mlp_backward(dout, cache):
+    c1, z1, c2 = cache
+    dh, dW2, db2 = affine_backward(dout, c2)
+    dX, dW1, db1 = affine_backward(ops.where(z1 > 0, dh, 0.0), c1)
+    return {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2, "X": dX}
+''')),
+]
+
+# ----------------------------------------------------------------------------- mse_loss
+
+MSE = [
+    Variant("mse_loss", "dout without the factor 2" + VISIBLE, False, '''
+def mse_loss(out, y):
+    diff = out - y
+    return ops.mean(diff * diff), diff / ops.cast(ops.size(diff), diff.dtype)
+'''),
+    Variant("mse_loss", "dout without the 1/(N C): the gradient of the sum, not the mean" + VISIBLE, False, '''
+def mse_loss(out, y):
+    diff = out - y
+    return ops.mean(ops.square(diff)), 2 * diff
+'''),
+    Variant("mse_loss", "dout divided by the batch size only (not by N C)", False, '''
+def mse_loss(out, y):
+    diff = out - y
+    return ops.mean(ops.square(diff)), 2 * diff / ops.cast(ops.shape(diff)[0], diff.dtype)
+'''),
+    Variant("mse_loss", "per-example sum over outputs, then the batch mean (not the Keras mean)", False, '''
+def mse_loss(out, y):
+    diff = out - y
+    n = ops.cast(ops.shape(diff)[0], diff.dtype)
+    return ops.sum(ops.square(diff)) / n, 2 * diff / n
+'''),
+    Variant("mse_loss", "the sign of dout flipped (y - out)" + VISIBLE, False, '''
+def mse_loss(out, y):
+    diff = y - out
+    return ops.mean(ops.square(diff)), 2 * diff / ops.cast(ops.size(diff), diff.dtype)
+'''),
+    Variant("mse_loss", "computes in float32 whatever the input dtype", False, '''
+def mse_loss(out, y):
+    diff = ops.cast(out, "float32") - ops.cast(y, "float32")
+    return ops.mean(ops.square(diff)), 2 * diff / ops.cast(ops.size(diff), "float32")
+'''),
+    Variant("mse_loss", "dout divided by N C and again by N" + VISIBLE, False, '''
+def mse_loss(out, y):
+    diff = out - y
+    n = ops.cast(ops.size(diff), diff.dtype)
+    return ops.mean(ops.square(diff)), 2 * diff / n / ops.cast(ops.shape(diff)[0], diff.dtype)
+'''),
+    Variant("mse_loss", "dout from tf.GradientTape", False, '''
+def mse_loss(out, y):
+    with tf.GradientTape() as tape:
+        tape.watch(out)
+        loss = ops.mean(ops.square(out - y))
+    return loss, tape.gradient(loss, out)
+'''),
+    Variant("mse_loss", "NumPy instead of keras.ops (returns arrays)", False, '''
+def mse_loss(out, y):
+    diff = np.asarray(out) - np.asarray(y)
+    return np.mean(diff ** 2), 2 * diff / diff.size
+'''),
+    Variant("mse_loss", "correct: keras.losses for the value, static shape for the count", True, '''
+def mse_loss(out, y):
+    loss = ops.mean(keras.losses.mean_squared_error(y, out))
+    count = out.shape[0] * out.shape[1]
+    return loss, (out - y) * (2.0 / count)
+'''),
+    Variant("mse_loss", "correct: tf.reduce_mean and tf.size", True, '''
+def mse_loss(out, y):
+    residual = tf.subtract(out, y)
+    loss = tf.reduce_mean(tf.square(residual))
+    dout = tf.cast(2, out.dtype) * residual / tf.cast(tf.size(residual), out.dtype)
+    return loss, dout
+'''),
+]
+
+# ----------------------------------------------------------------------------- relative_error
+
+RELERR = [
+    Variant("relative_error", "no abs in the numerator", False, '''
+def relative_error(a, b, eps=1e-8):
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError("shapes differ")
+    return float(np.max((a - b) / np.maximum(np.abs(a) + np.abs(b), eps)))
+'''),
+    Variant("relative_error", "no floor in the denominator (0/0 for entries zero in both)", False, '''
+def relative_error(a, b, eps=1e-8):
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError("shapes differ")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return float(np.max(np.abs(a - b) / (np.abs(a) + np.abs(b))))
+'''),
+    Variant("relative_error", "denominator |a + b| instead of |a| + |b|", False, '''
+def relative_error(a, b, eps=1e-8):
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError("shapes differ")
+    return float(np.max(np.abs(a - b) / np.maximum(np.abs(a + b), eps)))
+'''),
+    Variant("relative_error", "mean over the entries instead of the max", False, '''
+def relative_error(a, b, eps=1e-8):
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError("shapes differ")
+    return float(np.mean(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), eps)))
+'''),
+    Variant("relative_error", "a ratio of norms over all entries", False, '''
+def relative_error(a, b, eps=1e-8):
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError("shapes differ")
+    return float(np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), eps))
+'''),
+    Variant("relative_error", "computes in float32", False, '''
+def relative_error(a, b, eps=1e-8):
+    a, b = np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32)
+    if a.shape != b.shape:
+        raise ValueError("shapes differ")
+    return float(np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), np.float32(eps))))
+'''),
+    Variant("relative_error", "no shape check (broadcasting compares the wrong entries)", False, '''
+def relative_error(a, b, eps=1e-8):
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return float(np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), eps)))
+'''),
+    Variant("relative_error", "ignores the eps argument", False, '''
+def relative_error(a, b, eps=1e-8):
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError("shapes differ")
+    return float(np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), 1e-8)))
+'''),
+    Variant("relative_error", "returns a tensor, not a Python float" + VISIBLE, False, '''
+def relative_error(a, b, eps=1e-8):
+    a, b = ops.cast(a, "float64"), ops.cast(b, "float64")
+    if tuple(a.shape) != tuple(b.shape):
+        raise ValueError("shapes differ")
+    return ops.max(ops.abs(a - b) / ops.maximum(ops.abs(a) + ops.abs(b), eps))
+'''),
+    Variant("relative_error", "correct: eps added to the denominator", True, '''
+def relative_error(a, b, eps=1e-8):
+    a, b = np.array(a, dtype=np.float64), np.array(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"{a.shape} != {b.shape}")
+    return float((np.abs(a - b) / (np.abs(a) + np.abs(b) + eps)).max())
+'''),
+    Variant("relative_error", "correct: keras.ops in float64, then float()", True, '''
+def relative_error(a, b, eps=1e-8):
+    a = ops.convert_to_tensor(np.asarray(a, dtype=np.float64))
+    b = ops.convert_to_tensor(np.asarray(b, dtype=np.float64))
+    if tuple(a.shape) != tuple(b.shape):
+        raise ValueError("a and b have different shapes")
+    denominator = ops.maximum(ops.abs(a) + ops.abs(b), ops.cast(eps, "float64"))
+    return float(ops.max(ops.abs(a - b) / denominator))
+'''),
+    Variant("relative_error", "correct: a plain Python loop over the flat entries", True, '''
+def relative_error(a, b, eps=1e-8):
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.shape != b.shape:
+        raise ValueError("shape mismatch")
+    worst = 0.0
+    for u, v in zip(a.ravel().tolist(), b.ravel().tolist()):
+        worst = max(worst, abs(u - v) / max(abs(u) + abs(v), eps))
+    return worst
+'''),
+]
+
+# ----------------------------------------------------------------------------- numerical_gradient
+
+NUMGRAD = [
+    Variant("numerical_gradient", "forward difference (f(x + h) - f(x)) / h", False, '''
+def numerical_gradient(f, x, h=1e-5):
+    x = np.array(x, dtype=np.float64)
+    grad = np.zeros_like(x)
+    f_x = float(f(x))
+    for index in np.ndindex(x.shape):
+        keep = x[index]
+        x[index] = keep + h
+        grad[index] = (float(f(x)) - f_x) / h
+        x[index] = keep
+    return grad
+'''),
+    Variant("numerical_gradient", "divides by h instead of 2h" + VISIBLE, False, '''
+def numerical_gradient(f, x, h=1e-5):
+    x = np.array(x, dtype=np.float64)
+    grad = np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+        keep = x[index]
+        x[index] = keep + h
+        f_plus = float(f(x))
+        x[index] = keep - h
+        f_minus = float(f(x))
+        x[index] = keep
+        grad[index] = (f_plus - f_minus) / h
+    return grad
+'''),
+    Variant("numerical_gradient", "does not put the entry back (x drifts by -h per entry)", False, '''
+def numerical_gradient(f, x, h=1e-5):
+    x = np.array(x, dtype=np.float64)
+    grad = np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+        x[index] += h
+        f_plus = float(f(x))
+        x[index] -= 2 * h
+        f_minus = float(f(x))
+        grad[index] = (f_plus - f_minus) / (2 * h)
+    return grad
+'''),
+    Variant("numerical_gradient", "perturbs the caller's x in place and never restores it", False, '''
+def numerical_gradient(f, x, h=1e-5):
+    grad = np.zeros(x.shape)
+    for index in np.ndindex(x.shape):
+        x[index] += h
+        f_plus = float(f(x))
+        x[index] -= 2 * h
+        f_minus = float(f(x))
+        grad[index] = (f_plus - f_minus) / (2 * h)
+    return grad
+'''),
+    Variant("numerical_gradient", "computes in float32", False, '''
+def numerical_gradient(f, x, h=1e-5):
+    x = np.array(x, dtype=np.float32)
+    grad = np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+        keep = x[index]
+        x[index] = keep + h
+        f_plus = f(x)
+        x[index] = keep - h
+        f_minus = f(x)
+        x[index] = keep
+        grad[index] = (f_plus - f_minus) / (2 * h)
+    return grad
+'''),
+    Variant("numerical_gradient", "ignores the h argument", False, '''
+def numerical_gradient(f, x, h=1e-5):
+    step = 1e-5
+    x = np.array(x, dtype=np.float64)
+    grad = np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+        keep = x[index]
+        x[index] = keep + step
+        f_plus = float(f(x))
+        x[index] = keep - step
+        f_minus = float(f(x))
+        x[index] = keep
+        grad[index] = (f_plus - f_minus) / (2 * step)
+    return grad
+'''),
+    Variant("numerical_gradient", "loops over the first axis only (1-D thinking)", False, '''
+def numerical_gradient(f, x, h=1e-5):
+    x = np.array(x, dtype=np.float64)
+    grad = np.zeros_like(x)
+    for i in range(len(x)):
+        keep = x[i].copy()
+        x[i] = keep + h
+        f_plus = float(f(x))
+        x[i] = keep - h
+        f_minus = float(f(x))
+        x[i] = keep
+        grad[i] = (f_plus - f_minus) / (2 * h)
+    return grad
+'''),
+    Variant("numerical_gradient", "perturbs every entry at once", False, '''
+def numerical_gradient(f, x, h=1e-5):
+    x = np.asarray(x, dtype=np.float64)
+    slope = (float(f(x + h)) - float(f(x - h))) / (2 * h)
+    return np.full(x.shape, slope / x.size)
+'''),
+    Variant("numerical_gradient", "asks tf.GradientTape when it can", False, '''
+def numerical_gradient(f, x, h=1e-5):
+    x = np.array(x, dtype=np.float64)
+    try:
+        t = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(t)
+            y = f(t)
+        g = tape.gradient(y, t)
+        if g is not None:
+            return g.numpy()
+    except Exception:
+        pass
+    grad = np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+        keep = x[index]
+        x[index] = keep + h
+        f_plus = float(f(x))
+        x[index] = keep - h
+        f_minus = float(f(x))
+        x[index] = keep
+        grad[index] = (f_plus - f_minus) / (2 * h)
+    return grad
+'''),
+    Variant("numerical_gradient", "correct: a flat copy and a unit vector e_i (x never mutated)", True, '''
+def numerical_gradient(f, x, h=1e-5):
+    x = np.asarray(x, dtype=np.float64)
+    grad = np.empty(x.size)
+    for i in range(x.size):
+        e = np.zeros(x.size)
+        e[i] = h
+        e = e.reshape(x.shape)
+        grad[i] = (float(f(x + e)) - float(f(x - e))) / (2 * h)
+    return grad.reshape(x.shape)
+'''),
+    Variant("numerical_gradient", "correct: np.nditer over the caller's x, restored by arithmetic", True, '''
+def numerical_gradient(f, x, h=1e-5):
+    grad = np.zeros(x.shape, dtype=np.float64)
+    it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
+    while not it.finished:
+        i = it.multi_index
+        x[i] += h
+        up = f(x)
+        x[i] -= 2 * h
+        down = f(x)
+        x[i] += h
+        grad[i] = (float(up) - float(down)) / (2 * h)
+        it.iternext()
+    return grad
+'''),
+]
+
+# ----------------------------------------------------------------------------- gradient_check
+
+GRADCHECK = [
+    Variant("gradient_check", "runs the check in float32", False, '''
+def gradient_check(f, grad_f, x, h=1e-5, threshold=1e-6):
+    x32 = np.array(x, dtype=np.float32)
+    numeric = np.zeros_like(x32)
+    for index in np.ndindex(x32.shape):
+        keep = x32[index]
+        x32[index] = keep + h
+        up = f(x32)
+        x32[index] = keep - h
+        down = f(x32)
+        x32[index] = keep
+        numeric[index] = (up - down) / (2 * h)
+    error = relative_error(grad_f(x32), numeric)
+    return error < threshold, error
+'''),
+    Variant("gradient_check", "keeps x's dtype (no float64 copy)", False, '''
+def gradient_check(f, grad_f, x, h=1e-5, threshold=1e-6):
+    xc = np.array(x)
+    numeric = np.zeros(xc.shape)
+    for index in np.ndindex(xc.shape):
+        keep = xc[index]
+        xc[index] = keep + h
+        up = float(f(xc))
+        xc[index] = keep - h
+        down = float(f(xc))
+        xc[index] = keep
+        numeric[index] = (up - down) / (2 * h)
+    error = relative_error(grad_f(xc), numeric)
+    return error < threshold, error
+'''),
+    Variant("gradient_check", "evaluates the analytic gradient on the original (float32) x", False, '''
+def gradient_check(f, grad_f, x, h=1e-5, threshold=1e-6):
+    numeric = numerical_gradient(f, np.array(x, dtype=np.float64), h)
+    error = relative_error(grad_f(x), numeric)
+    return error < threshold, error
+'''),
+    Variant("gradient_check", "a loose default threshold (1e-2)", False, '''
+def gradient_check(f, grad_f, x, h=1e-5, threshold=1e-2):
+    x64 = np.array(x, dtype=np.float64)
+    error = relative_error(grad_f(x64), numerical_gradient(f, x64, h))
+    return error < threshold, error
+'''),
+    Variant("gradient_check", "a large default step (h = 1e-2)", False, '''
+def gradient_check(f, grad_f, x, h=1e-2, threshold=1e-6):
+    x64 = np.array(x, dtype=np.float64)
+    error = relative_error(grad_f(x64), numerical_gradient(f, x64, h))
+    return error < threshold, error
+'''),
+    Variant("gradient_check", "ignores the threshold argument", False, '''
+def gradient_check(f, grad_f, x, h=1e-5, threshold=1e-6):
+    x64 = np.array(x, dtype=np.float64)
+    error = relative_error(grad_f(x64), numerical_gradient(f, x64, h))
+    return error < 1e-6, error
+'''),
+    Variant("gradient_check", "a norm-based error over all entries instead of relative_error", False, '''
+def gradient_check(f, grad_f, x, h=1e-5, threshold=1e-6):
+    x64 = np.array(x, dtype=np.float64)
+    analytic = np.asarray(grad_f(x64), dtype=np.float64)
+    numeric = numerical_gradient(f, x64, h)
+    error = float(np.linalg.norm(analytic - numeric) / (np.linalg.norm(analytic) + np.linalg.norm(numeric)))
+    return error < threshold, error
+'''),
+    Variant("gradient_check", "its own forward-difference gradient", False, '''
+def gradient_check(f, grad_f, x, h=1e-5, threshold=1e-6):
+    x64 = np.array(x, dtype=np.float64)
+    base = float(f(x64))
+    numeric = np.zeros_like(x64)
+    for index in np.ndindex(x64.shape):
+        shifted = x64.copy()
+        shifted[index] += h
+        numeric[index] = (float(f(shifted)) - base) / h
+    error = relative_error(grad_f(x64), numeric)
+    return error < threshold, error
+'''),
+    Variant("gradient_check", "returns (error, passed) in the wrong order", False, '''
+def gradient_check(f, grad_f, x, h=1e-5, threshold=1e-6):
+    x64 = np.array(x, dtype=np.float64)
+    error = relative_error(grad_f(x64), numerical_gradient(f, x64, h))
+    return error, error < threshold
+'''),
+    Variant("gradient_check", "correct: astype(float64), NumPy bool", True, '''
+def gradient_check(f, grad_f, x, h=1e-5, threshold=1e-6):
+    x64 = np.asarray(x).astype(np.float64)
+    analytic = np.asarray(grad_f(x64.copy()), dtype=np.float64)
+    numeric = numerical_gradient(f, x64.copy(), h=h)
+    error = relative_error(analytic, numeric)
+    return np.float64(error) < threshold, error
+'''),
+    Variant("gradient_check", "correct: analytic gradient first, explicit bool", True, '''
+def gradient_check(f, grad_f, x, h=1e-5, threshold=1e-6):
+    point = np.array(x, dtype="float64", copy=True)
+    analytic = grad_f(point)
+    if hasattr(analytic, "numpy"):
+        analytic = analytic.numpy()
+    error = float(relative_error(analytic, numerical_gradient(f, point, h)))
+    passed = not (error >= threshold)
+    return bool(passed), error
+'''),
+]
+
+# ----------------------------------------------------------------------------- activation_backward
+
+_SIGMOID_BWD = '''
+def sigmoid_backward(dout, out):
+    return dout * out * (1 - out)
+'''
+_TANH_BWD = '''
+def tanh_backward(dout, out):
+    return dout * (1 - out * out)
+'''
+_RELU_BWD = '''
+def relu_backward(dout, out):
+    return dout * ops.cast(out > 0, dout.dtype)
+'''
+
+
+def _acts(sigmoid: str = _SIGMOID_BWD, tanh: str = _TANH_BWD, relu: str = _RELU_BWD) -> str:
+    return _cell(sigmoid, tanh, relu)
+
+
+ACT = [
+    Variant("activation_backward", "sigmoid derivative from the input: sigmoid(out) (1 - sigmoid(out))" + VISIBLE,
+            False, _acts(sigmoid='''
+def sigmoid_backward(dout, out):
+    s = ops.sigmoid(out)
+    return dout * s * (1 - s)
+''')),
+    Variant("activation_backward", "tanh derivative from the input: 1 - tanh(out)^2" + VISIBLE, False, _acts(tanh='''
+def tanh_backward(dout, out):
+    return dout * (1 - ops.tanh(out) ** 2)
+''')),
+    Variant("activation_backward", "sigmoid and tanh forget to multiply by dout", False, _acts(sigmoid='''
+def sigmoid_backward(dout, out):
+    return out * (1 - out)
+''', tanh='''
+def tanh_backward(dout, out):
+    return 1 - out * out
+''')),
+    Variant("activation_backward", "relu mask out >= 0 (passes the gradient where out == 0)", False, _acts(relu='''
+def relu_backward(dout, out):
+    return dout * ops.cast(out >= 0, dout.dtype)
+''')),
+    Variant("activation_backward", "relu_backward returns the mask only (forgets dout)" + VISIBLE, False, _acts(relu='''
+def relu_backward(dout, out):
+    return ops.cast(out > 0, dout.dtype)
+''')),
+    Variant("activation_backward", "tanh derivative 1 - out (the square forgotten)" + VISIBLE, False, _acts(tanh='''
+def tanh_backward(dout, out):
+    return dout * (1 - out)
+''')),
+    Variant("activation_backward", "computes in float32 whatever the input dtype", False, _acts(sigmoid='''
+def sigmoid_backward(dout, out):
+    out = ops.cast(out, "float32")
+    return ops.cast(dout, "float32") * out * (1 - out)
+''')),
+    Variant("activation_backward", "recovers x from the output and recomputes the sigmoid", False, _acts(sigmoid='''
+def sigmoid_backward(dout, out):
+    x = ops.log(out / (1 - out))
+    s = 1 / (1 + ops.exp(-x))
+    return dout * s * (1 - s)
+''')),
+    Variant("activation_backward", "NumPy instead of keras.ops", False, _acts(relu='''
+def relu_backward(dout, out):
+    return np.asarray(dout) * (np.asarray(out) > 0)
+''')),
+    Variant("activation_backward", "correct: factored forms, ops.where for ReLU", True, _acts(sigmoid='''
+def sigmoid_backward(dout, out):
+    return (out - ops.square(out)) * dout
+''', tanh='''
+def tanh_backward(dout, out):
+    return dout * (1 - out) * (1 + out)
+''', relu='''
+def relu_backward(dout, out):
+    return ops.where(out > 0, dout, ops.zeros_like(dout))
+''')),
+    Variant("activation_backward", "correct: tf.math, and the sign of the ReLU output", True, _acts(sigmoid='''
+def sigmoid_backward(dout, out):
+    return tf.multiply(dout, tf.multiply(out, tf.subtract(tf.ones_like(out), out)))
+''', tanh='''
+def tanh_backward(dout, out):
+    return dout - dout * tf.square(out)
+''', relu='''
+def relu_backward(dout, out):
+    return dout * tf.sign(out)
+''')),
+]
+
+# ----------------------------------------------------------------------------- softmax_cross_entropy
+
+CE = [
+    Variant("softmax_cross_entropy", "dlogits = p - y without the 1/N", False, '''
+def softmax_cross_entropy(logits, y):
+    z = logits - ops.max(logits, axis=-1, keepdims=True)
+    log_p = z - ops.log(ops.sum(ops.exp(z), axis=-1, keepdims=True))
+    n = ops.cast(ops.shape(logits)[0], logits.dtype)
+    return -ops.sum(y * log_p) / n, ops.exp(log_p) - y
+'''),
+    Variant("softmax_cross_entropy", "loss summed over the batch (no mean)", False, '''
+def softmax_cross_entropy(logits, y):
+    z = logits - ops.max(logits, axis=-1, keepdims=True)
+    log_p = z - ops.log(ops.sum(ops.exp(z), axis=-1, keepdims=True))
+    n = ops.cast(ops.shape(logits)[0], logits.dtype)
+    return -ops.sum(y * log_p), (ops.exp(log_p) - y) / n
+'''),
+    Variant("softmax_cross_entropy", "softmax without subtracting the max" + VISIBLE, False, '''
+def softmax_cross_entropy(logits, y):
+    e = ops.exp(logits)
+    p = e / ops.sum(e, axis=-1, keepdims=True)
+    n = ops.cast(ops.shape(logits)[0], logits.dtype)
+    return -ops.sum(y * ops.log(p)) / n, (p - y) / n
+'''),
+    Variant("softmax_cross_entropy", "log of a stable softmax, clipped away from 0" + VISIBLE, False, '''
+def softmax_cross_entropy(logits, y):
+    e = ops.exp(logits - ops.max(logits, axis=-1, keepdims=True))
+    p = e / ops.sum(e, axis=-1, keepdims=True)
+    n = ops.cast(ops.shape(logits)[0], logits.dtype)
+    return -ops.sum(y * ops.log(ops.clip(p, 1e-7, 1.0))) / n, (p - y) / n
+'''),
+    Variant("softmax_cross_entropy", "subtracts the max of the whole batch, not of each row", False, '''
+def softmax_cross_entropy(logits, y):
+    z = logits - ops.max(logits)
+    log_p = z - ops.log(ops.sum(ops.exp(z), axis=-1, keepdims=True))
+    n = ops.cast(ops.shape(logits)[0], logits.dtype)
+    return -ops.sum(y * log_p) / n, (ops.exp(log_p) - y) / n
+'''),
+    Variant("softmax_cross_entropy", "assumes one-hot targets (argmax of y)", False, '''
+def softmax_cross_entropy(logits, y):
+    z = logits - ops.max(logits, axis=-1, keepdims=True)
+    log_p = z - ops.log(ops.sum(ops.exp(z), axis=-1, keepdims=True))
+    onehot = ops.one_hot(ops.argmax(y, axis=-1), ops.shape(y)[-1], dtype=logits.dtype)
+    n = ops.cast(ops.shape(logits)[0], logits.dtype)
+    return -ops.sum(onehot * log_p) / n, (ops.exp(log_p) - onehot) / n
+'''),
+    Variant("softmax_cross_entropy", "y - p (the sign flipped)" + VISIBLE, False, '''
+def softmax_cross_entropy(logits, y):
+    z = logits - ops.max(logits, axis=-1, keepdims=True)
+    log_p = z - ops.log(ops.sum(ops.exp(z), axis=-1, keepdims=True))
+    n = ops.cast(ops.shape(logits)[0], logits.dtype)
+    return -ops.sum(y * log_p) / n, (y - ops.exp(log_p)) / n
+'''),
+    Variant("softmax_cross_entropy", "the built-in ops.log_softmax", False, '''
+def softmax_cross_entropy(logits, y):
+    log_p = ops.log_softmax(logits, axis=-1)
+    n = ops.cast(ops.shape(logits)[0], logits.dtype)
+    return -ops.sum(y * log_p) / n, (ops.exp(log_p) - y) / n
+'''),
+    Variant("softmax_cross_entropy", "the built-in ops.logsumexp", False, '''
+def softmax_cross_entropy(logits, y):
+    log_p = logits - ops.logsumexp(logits, axis=-1, keepdims=True)
+    n = ops.cast(ops.shape(logits)[0], logits.dtype)
+    return -ops.sum(y * log_p) / n, (ops.exp(log_p) - y) / n
+'''),
+    Variant("softmax_cross_entropy", "keras.losses for the loss value", False, '''
+def softmax_cross_entropy(logits, y):
+    loss = ops.mean(keras.losses.categorical_crossentropy(y, logits, from_logits=True))
+    z = logits - ops.max(logits, axis=-1, keepdims=True)
+    e = ops.exp(z)
+    n = ops.cast(ops.shape(logits)[0], logits.dtype)
+    return loss, (e / ops.sum(e, axis=-1, keepdims=True) - y) / n
+'''),
+    Variant("softmax_cross_entropy", "dlogits from tf.GradientTape", False, '''
+def softmax_cross_entropy(logits, y):
+    with tf.GradientTape() as tape:
+        tape.watch(logits)
+        z = logits - ops.max(logits, axis=-1, keepdims=True)
+        log_p = z - ops.log(ops.sum(ops.exp(z), axis=-1, keepdims=True))
+        loss = -ops.sum(y * log_p) / ops.cast(ops.shape(logits)[0], logits.dtype)
+    return loss, tape.gradient(loss, logits)
+'''),
+    Variant("softmax_cross_entropy", "computes in float32 whatever the input dtype", False, '''
+def softmax_cross_entropy(logits, y):
+    logits, y = ops.cast(logits, "float32"), ops.cast(y, "float32")
+    z = logits - ops.max(logits, axis=-1, keepdims=True)
+    log_p = z - ops.log(ops.sum(ops.exp(z), axis=-1, keepdims=True))
+    n = ops.cast(ops.shape(logits)[0], "float32")
+    return -ops.sum(y * log_p) / n, (ops.exp(log_p) - y) / n
+'''),
+    Variant("softmax_cross_entropy", "correct: stable softmax first, loss through the log-sum-exp", True, '''
+def softmax_cross_entropy(logits, y):
+    m = ops.max(logits, axis=1, keepdims=True)
+    e = ops.exp(logits - m)
+    s = ops.sum(e, axis=1, keepdims=True)
+    p = e / s
+    per_example = ops.sum(y * (ops.log(s) + m - logits), axis=1)
+    n = logits.shape[0]
+    return ops.mean(per_example), (p - y) / n
+'''),
+    Variant("softmax_cross_entropy", "correct: tf.math, per-example losses, y summed per row", True, '''
+def softmax_cross_entropy(logits, y):
+    shifted = logits - tf.reduce_max(logits, axis=-1, keepdims=True)
+    log_norm = tf.math.log(tf.reduce_sum(tf.exp(shifted), axis=-1, keepdims=True))
+    log_p = shifted - log_norm
+    per_example = -tf.reduce_sum(y * log_p, axis=-1)
+    n = tf.cast(tf.shape(logits)[0], logits.dtype)
+    return tf.reduce_sum(per_example) / n, (tf.exp(log_p) - y) / n
+'''),
+]
+
+VARIANTS = NET + MSE + RELERR + NUMGRAD + GRADCHECK + ACT + CE

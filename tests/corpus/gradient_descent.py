@@ -1,0 +1,960 @@
+"""Strength corpus for assignment 2 (gradient descent).
+
+Each variant replaces a whole solution cell. Wrong variants are mistakes students really make;
+most pass the visible asserts (those that do not say "caught by visible tests too").
+Correct variants are other valid ways to meet the contract and must keep full marks.
+The cell's namespace already has math, np, tf, keras and ops from the setup cell, and the
+reference versions of the other exercises' functions.
+"""
+from dlcourse_grading.strength import Variant
+
+VISIBLE = " (caught by visible tests too)"
+
+# ----------------------------------------------------------------------------- numerical_gradient
+
+NUMERICAL_GRADIENT = [
+    Variant("numerical_gradient", "forward difference (f(x + h e_i) - f(x)) / h", False, '''
+def numerical_gradient(f, x, h=1e-5):
+    point = np.array(x, dtype=np.float64)
+    grad = np.zeros_like(point)
+    f_here = float(f(tf.constant(point)))
+    for index in np.ndindex(point.shape):
+        step = np.zeros_like(point)
+        step[index] = h
+        grad[index] = (float(f(tf.constant(point + step))) - f_here) / h
+    return tf.constant(grad)
+'''),
+    Variant("numerical_gradient", "ignores the h argument (always steps 1e-5)", False, '''
+def numerical_gradient(f, x, h=1e-5):
+    point = np.array(x, dtype=np.float64)
+    grad = np.zeros_like(point)
+    for index in np.ndindex(point.shape):
+        step = np.zeros_like(point)
+        step[index] = 1e-5
+        grad[index] = (float(f(tf.constant(point + step))) - float(f(tf.constant(point - step)))) / 2e-5
+    return tf.constant(grad)
+'''),
+    Variant("numerical_gradient", "asks a GradientTape instead of taking differences", False, '''
+def numerical_gradient(f, x, h=1e-5):
+    point = tf.constant(np.array(x, dtype=np.float64))
+    with tf.GradientTape() as tape:
+        tape.watch(point)
+        value = f(point)
+    return tape.gradient(value, point)
+'''),
+    Variant("numerical_gradient", "moves the caller's NumPy array in place (x + h - 2h + h is not always x)",
+            False, '''
+def numerical_gradient(f, x, h=1e-5):
+    point = x if isinstance(x, np.ndarray) and x.dtype == np.float64 else np.array(x, dtype=np.float64)
+    grad = np.zeros(point.shape)
+    for index in np.ndindex(point.shape):
+        point[index] += h
+        f_plus = float(f(tf.constant(point)))
+        point[index] -= 2 * h
+        f_minus = float(f(tf.constant(point)))
+        point[index] += h
+        grad[index] = (f_plus - f_minus) / (2 * h)
+    return tf.constant(grad)
+'''),
+    Variant("numerical_gradient", "scales the step with the entry, h * max(1, |x_i|)", False, '''
+def numerical_gradient(f, x, h=1e-5):
+    point = np.array(x, dtype=np.float64)
+    grad = np.zeros_like(point)
+    for index in np.ndindex(point.shape):
+        step = np.zeros_like(point)
+        step[index] = h * max(1.0, abs(point[index]))
+        grad[index] = (float(f(tf.constant(point + step))) - float(f(tf.constant(point - step)))) / (2 * step[index])
+    return tf.constant(grad)
+'''),
+    Variant("numerical_gradient", "tf.cast of f's Python-float value goes through float32", False, '''
+def numerical_gradient(f, x, h=1e-5):
+    point = tf.constant(np.array(x, dtype=np.float64))
+    flat = tf.reshape(point, [-1])
+    n = int(flat.shape[0])
+    grads = []
+    for i in range(n):
+        step = tf.one_hot(i, n, on_value=h, off_value=0.0, dtype=tf.float64)
+        plus = tf.cast(f(tf.reshape(flat + step, point.shape)), tf.float64)
+        minus = tf.cast(f(tf.reshape(flat - step, point.shape)), tf.float64)
+        grads.append((plus - minus) / (2 * h))
+    return tf.reshape(tf.stack(grads), point.shape)
+'''),
+    Variant("numerical_gradient", "evaluates f in float32" + VISIBLE, False, '''
+def numerical_gradient(f, x, h=1e-5):
+    point = tf.cast(x, tf.float32)
+    flat = tf.reshape(point, [-1])
+    grads = []
+    for i in range(int(tf.size(flat))):
+        step = tf.one_hot(i, tf.size(flat), on_value=float(h), dtype=tf.float32)
+        plus = f(tf.reshape(flat + step, tf.shape(point)))
+        minus = f(tf.reshape(flat - step, tf.shape(point)))
+        grads.append((plus - minus) / (2 * h))
+    return tf.cast(tf.reshape(tf.stack(grads), tf.shape(point)), tf.float64)
+'''),
+    Variant("numerical_gradient", "divides by h instead of 2h" + VISIBLE, False, '''
+def numerical_gradient(f, x, h=1e-5):
+    point = np.array(x, dtype=np.float64)
+    grad = np.zeros_like(point)
+    for index in np.ndindex(point.shape):
+        step = np.zeros_like(point)
+        step[index] = h
+        grad[index] = (float(f(tf.constant(point + step))) - float(f(tf.constant(point - step)))) / h
+    return tf.constant(grad)
+'''),
+    Variant("numerical_gradient", "correct: flat float64 tensor, one_hot steps, f on tensors", True, '''
+def numerical_gradient(f, x, h=1e-5):
+    point = tf.constant(np.array(x, dtype=np.float64))
+    flat = tf.reshape(point, [-1])
+    n = int(flat.shape[0])
+    grads = []
+    for i in range(n):
+        step = tf.one_hot(i, n, on_value=h, off_value=0.0, dtype=tf.float64)
+        plus = f(tf.reshape(flat + step, point.shape))
+        minus = f(tf.reshape(flat - step, point.shape))
+        grads.append((tf.convert_to_tensor(plus, tf.float64) - tf.convert_to_tensor(minus, tf.float64)) / (2 * h))
+    return tf.reshape(tf.stack(grads), point.shape)
+'''),
+    Variant("numerical_gradient", "correct: NumPy flat iteration, f on NumPy arrays, average of one-sided slopes",
+            True, '''
+def numerical_gradient(f, x, h=1e-5):
+    point = np.array(x, dtype=np.float64)
+    f_here = float(f(point))
+    grad = np.empty(point.size)
+    for i in range(point.size):
+        plus, minus = point.copy(), point.copy()
+        plus.flat[i] += h
+        minus.flat[i] -= h
+        forward = (float(f(plus)) - f_here) / h
+        backward = (f_here - float(f(minus))) / h
+        grad[i] = (forward + backward) / 2
+    return tf.convert_to_tensor(grad.reshape(point.shape))
+'''),
+]
+
+# ----------------------------------------------------------------------------- gradient_descent
+
+GRADIENT_DESCENT = [
+    Variant("gradient_descent", "numerical gradients (numerical_gradient from exercise 1) instead of a tape",
+            False, '''
+def gradient_descent(f, start, learning_rate, steps):
+    point = np.array(start, dtype=np.float64)
+    path = [point.copy()]
+    for _ in range(steps):
+        point = point - learning_rate * numerical_gradient(f, point).numpy()
+        path.append(point.copy())
+    return tf.constant(np.stack(path))
+'''),
+    Variant("gradient_descent", "computes in float32 and casts the path at the end", False, '''
+def gradient_descent(f, start, learning_rate, steps):
+    point = tf.Variable(tf.cast(start, tf.float32))
+    path = [point.numpy()]
+    for _ in range(steps):
+        with tf.GradientTape() as tape:
+            value = f(tf.cast(point, tf.float64))
+        point.assign_sub(learning_rate * tf.cast(tape.gradient(value, point), tf.float32))
+        path.append(point.numpy())
+    return tf.cast(tf.constant(np.stack(path)), tf.float64)
+'''),
+    Variant("gradient_descent", "tf.cast(start, float64) rounds a Python list to float32 first", False, '''
+def gradient_descent(f, start, learning_rate, steps):
+    point = tf.Variable(tf.cast(start, tf.float64))
+    path = [point.numpy()]
+    for _ in range(steps):
+        with tf.GradientTape() as tape:
+            value = f(point)
+        point.assign_sub(learning_rate * tape.gradient(value, point))
+        path.append(point.numpy())
+    return tf.constant(np.stack(path))
+'''),
+    Variant("gradient_descent", "only works in 2-D (builds the point from start[0], start[1])", False, '''
+def gradient_descent(f, start, learning_rate, steps):
+    x0, y0 = float(start[0]), float(start[1])
+    point = tf.Variable([x0, y0], dtype=tf.float64)
+    path = [[x0, y0]]
+    for _ in range(steps):
+        with tf.GradientTape() as tape:
+            value = f(point)
+        point.assign_sub(learning_rate * tape.gradient(value, point))
+        path.append(point.numpy().tolist())
+    return tf.constant(path, dtype=tf.float64)
+'''),
+    Variant("gradient_descent", "uses keras.optimizers.SGD for the update", False, '''
+def gradient_descent(f, start, learning_rate, steps):
+    point = keras.Variable(np.array(start, dtype=np.float64), dtype="float64")
+    optimizer = keras.optimizers.SGD(learning_rate=learning_rate)
+    path = [ops.convert_to_numpy(point)]
+    for _ in range(steps):
+        with tf.GradientTape() as tape:
+            value = f(point.value)
+        optimizer.apply_gradients([(tape.gradient(value, point.value), point)])
+        path.append(ops.convert_to_numpy(point))
+    return tf.constant(np.stack(path))
+'''),
+    Variant("gradient_descent", "clips every step to length 1 'to be safe'", False, '''
+def gradient_descent(f, start, learning_rate, steps):
+    point = tf.Variable(np.array(start, dtype=np.float64))
+    path = [point.numpy()]
+    for _ in range(steps):
+        with tf.GradientTape() as tape:
+            value = f(point)
+        step = learning_rate * tape.gradient(value, point)
+        point.assign_sub(tf.clip_by_norm(step, 1.0))
+        path.append(point.numpy())
+    return tf.constant(np.stack(path))
+'''),
+    Variant("gradient_descent", "stops moving once the loss goes up (keeps the best point)", False, '''
+def gradient_descent(f, start, learning_rate, steps):
+    point = tf.Variable(np.array(start, dtype=np.float64))
+    path = [point.numpy()]
+    best = float(f(point))
+    for _ in range(steps):
+        with tf.GradientTape() as tape:
+            value = f(point)
+        candidate = point - learning_rate * tape.gradient(value, point)
+        if float(f(candidate)) <= best:
+            point.assign(candidate)
+            best = float(f(point))
+        path.append(point.numpy())
+    return tf.constant(np.stack(path))
+'''),
+    Variant("gradient_descent", "walks up the gradient (sign error)" + VISIBLE, False, '''
+def gradient_descent(f, start, learning_rate, steps):
+    point = tf.Variable(np.array(start, dtype=np.float64))
+    path = [point.numpy()]
+    for _ in range(steps):
+        with tf.GradientTape() as tape:
+            value = f(point)
+        point.assign_add(learning_rate * tape.gradient(value, point))
+        path.append(point.numpy())
+    return tf.constant(np.stack(path))
+'''),
+    Variant("gradient_descent", "appends the variable itself, so every row is the last point" + VISIBLE, False, '''
+def gradient_descent(f, start, learning_rate, steps):
+    point = tf.Variable(np.array(start, dtype=np.float64))
+    path = [point]
+    for _ in range(steps):
+        with tf.GradientTape() as tape:
+            value = f(point)
+        point.assign_sub(learning_rate * tape.gradient(value, point))
+        path.append(point)
+    return tf.stack(path)
+'''),
+    Variant("gradient_descent", "correct: a float64 tensor watched by the tape, tf.stack", True, '''
+def gradient_descent(f, start, learning_rate, steps):
+    p = tf.constant(np.asarray(start, dtype=np.float64))
+    points = [p]
+    for _ in range(steps):
+        with tf.GradientTape() as tape:
+            tape.watch(p)
+            loss = f(p)
+        p = p - learning_rate * tape.gradient(loss, p)
+        points.append(p)
+    return tf.stack(points)
+'''),
+    Variant("gradient_descent", "correct: a compiled tf.function step on a variable, TensorArray-free", True, '''
+def gradient_descent(f, start, learning_rate, steps):
+    point = tf.Variable(tf.constant(np.array(start, dtype=np.float64)))
+
+    @tf.function
+    def update():
+        with tf.GradientTape() as tape:
+            loss = f(point)
+        point.assign_sub(learning_rate * tape.gradient(loss, point))
+
+    rows = [tf.identity(point)]
+    for _ in range(steps):
+        update()
+        rows.append(tf.identity(point))
+    return tf.stack(rows)
+'''),
+]
+
+# ----------------------------------------------------------------------------- classify_run
+
+_CLASSIFY_HEAD = '''
+def classify_run(path, losses):
+    path = np.asarray(path, dtype=np.float64)
+    losses = np.asarray(losses, dtype=np.float64)
+'''
+
+CLASSIFY = [
+    Variant("classify_run", "misses NaN losses (only compares the last loss with the first)", False,
+            _CLASSIFY_HEAD + '''
+    if losses[-1] > losses[0]:
+        return "diverging"
+    steps = np.diff(path, axis=0)
+    zigzags = np.sum(np.sum(steps[:-1] * steps[1:], axis=1) < 0)
+    return "oscillating" if 2 * zigzags > len(steps) - 1 else "converging"
+'''),
+    Variant("classify_run", "checks only the last loss for NaN", False, _CLASSIFY_HEAD + '''
+    if np.isnan(losses[-1]) or np.isinf(losses[-1]) or losses[-1] > losses[0]:
+        return "diverging"
+    steps = np.diff(path, axis=0)
+    zigzags = np.sum(np.sum(steps[:-1] * steps[1:], axis=1) < 0)
+    return "oscillating" if 2 * zigzags > len(steps) - 1 else "converging"
+'''),
+    Variant("classify_run", "diverging when the last loss is >= the first", False, _CLASSIFY_HEAD + '''
+    if not np.isfinite(losses).all() or losses[-1] >= losses[0]:
+        return "diverging"
+    steps = np.diff(path, axis=0)
+    zigzags = np.sum(np.sum(steps[:-1] * steps[1:], axis=1) < 0)
+    return "oscillating" if 2 * zigzags > len(steps) - 1 else "converging"
+'''),
+    Variant("classify_run", "oscillating when at least half (not more than half) of the pairs zig-zag", False,
+            _CLASSIFY_HEAD + '''
+    if not np.isfinite(losses).all() or losses[-1] > losses[0]:
+        return "diverging"
+    steps = np.diff(path, axis=0)
+    zigzags = np.sum(np.sum(steps[:-1] * steps[1:], axis=1) < 0)
+    return "oscillating" if len(steps) > 1 and 2 * zigzags >= len(steps) - 1 else "converging"
+'''),
+    Variant("classify_run", "diverging as soon as the loss goes up once", False, _CLASSIFY_HEAD + '''
+    if not np.isfinite(losses).all() or np.any(np.diff(losses) > 0):
+        return "diverging"
+    steps = np.diff(path, axis=0)
+    zigzags = np.sum(np.sum(steps[:-1] * steps[1:], axis=1) < 0)
+    return "oscillating" if 2 * zigzags > len(steps) - 1 else "converging"
+'''),
+    Variant("classify_run", "zig-zag when any coordinate changes direction (not the dot product)", False,
+            _CLASSIFY_HEAD + '''
+    if not np.isfinite(losses).all() or losses[-1] > losses[0]:
+        return "diverging"
+    steps = np.diff(path, axis=0)
+    flips = np.any(steps[:-1] * steps[1:] < 0, axis=1)
+    return "oscillating" if 2 * np.sum(flips) > len(steps) - 1 else "converging"
+'''),
+    Variant("classify_run", "compares the zig-zags with half of the n steps instead of the n - 1 pairs", False,
+            _CLASSIFY_HEAD + '''
+    if not np.isfinite(losses).all() or losses[-1] > losses[0]:
+        return "diverging"
+    steps = np.diff(path, axis=0)
+    zigzags = np.sum(np.sum(steps[:-1] * steps[1:], axis=1) < 0)
+    return "oscillating" if 2 * zigzags > len(steps) else "converging"
+'''),
+    Variant("classify_run", "diverging when the point moves away from the origin (not the loss)", False,
+            _CLASSIFY_HEAD + '''
+    if not np.isfinite(losses).all() or np.linalg.norm(path[-1]) > np.linalg.norm(path[0]):
+        return "diverging"
+    steps = np.diff(path, axis=0)
+    zigzags = np.sum(np.sum(steps[:-1] * steps[1:], axis=1) < 0)
+    return "oscillating" if 2 * zigzags > len(steps) - 1 else "converging"
+'''),
+    Variant("classify_run", "checks oscillation before divergence" + VISIBLE, False, _CLASSIFY_HEAD + '''
+    steps = np.diff(path, axis=0)
+    zigzags = np.sum(np.sum(steps[:-1] * steps[1:], axis=1) < 0)
+    if 2 * zigzags > len(steps) - 1:
+        return "oscillating"
+    if not np.isfinite(losses).all() or losses[-1] > losses[0]:
+        return "diverging"
+    return "converging"
+'''),
+    Variant("classify_run", "correct: plain Python loops", True, '''
+def classify_run(path, losses):
+    losses = [float(v) for v in np.asarray(losses, dtype=np.float64)]
+    points = np.asarray(path, dtype=np.float64).tolist()
+    if any(math.isnan(v) or math.isinf(v) for v in losses) or losses[-1] > losses[0]:
+        return "diverging"
+    steps = [[b - a for a, b in zip(p, q)] for p, q in zip(points[:-1], points[1:])]
+    pairs = len(steps) - 1
+    zigzags = 0
+    for s, t in zip(steps[:-1], steps[1:]):
+        if sum(a * b for a, b in zip(s, t)) < 0:
+            zigzags += 1
+    if zigzags > pairs / 2:
+        return "oscillating"
+    return "converging"
+'''),
+    Variant("classify_run", "correct: TensorFlow ops", True, '''
+def classify_run(path, losses):
+    path = tf.constant(np.asarray(path, dtype=np.float64))
+    losses = tf.constant(np.asarray(losses, dtype=np.float64))
+    if not bool(tf.reduce_all(tf.math.is_finite(losses))) or bool(losses[-1] > losses[0]):
+        return "diverging"
+    steps = path[1:] - path[:-1]
+    dots = tf.reduce_sum(steps[:-1] * steps[1:], axis=1)
+    zigzags = int(tf.reduce_sum(tf.cast(dots < 0, tf.int32)))
+    pairs = int(steps.shape[0]) - 1
+    return "oscillating" if zigzags * 2 > pairs else "converging"
+'''),
+]
+
+# ----------------------------------------------------------------------------- sgd_momentum_step
+
+SGD = [
+    Variant("sgd_momentum_step", "default momentum 0.9 instead of Keras' 0.0", False, '''
+def sgd_momentum_step(param, grad, velocity, learning_rate=0.01, momentum=0.9):
+    velocity = momentum * velocity - learning_rate * grad
+    return param + velocity, velocity
+'''),
+    Variant("sgd_momentum_step", "hyper-parameters as float32 constants (breaks float64)", False, '''
+def sgd_momentum_step(param, grad, velocity, learning_rate=0.01, momentum=0.0):
+    velocity = tf.constant(momentum) * velocity - tf.constant(learning_rate) * grad
+    return param + velocity, velocity
+'''),
+    Variant("sgd_momentum_step", "NumPy arithmetic", False, '''
+def sgd_momentum_step(param, grad, velocity, learning_rate=0.01, momentum=0.0):
+    velocity = momentum * np.asarray(velocity) - learning_rate * np.asarray(grad)
+    return np.asarray(param) + velocity, velocity
+'''),
+    Variant("sgd_momentum_step", "runs keras.optimizers.SGD on a temporary variable", False, '''
+def sgd_momentum_step(param, grad, velocity, learning_rate=0.01, momentum=0.0):
+    variable = keras.Variable(param)
+    optimizer = keras.optimizers.SGD(learning_rate=learning_rate, momentum=momentum)
+    optimizer.build([variable])
+    if momentum:
+        optimizer.momentums[0].assign(velocity)
+    before = tf.identity(variable.value)
+    optimizer.apply_gradients([(grad, variable)])
+    after = tf.identity(variable.value)
+    return after, after - before
+'''),
+    Variant("sgd_momentum_step", "without momentum keeps the old velocity", False, '''
+def sgd_momentum_step(param, grad, velocity, learning_rate=0.01, momentum=0.0):
+    if momentum == 0:
+        return param - learning_rate * grad, velocity
+    velocity = momentum * velocity - learning_rate * grad
+    return param + velocity, velocity
+'''),
+    Variant("sgd_momentum_step", "momentum applied twice (Nesterov look-ahead)" + VISIBLE, False, '''
+def sgd_momentum_step(param, grad, velocity, learning_rate=0.01, momentum=0.0):
+    velocity = momentum * velocity - learning_rate * grad
+    return param + momentum * velocity - learning_rate * grad, velocity
+'''),
+    Variant("sgd_momentum_step", "PyTorch's buffer (v = mu v + g, param -= lr v)" + VISIBLE, False, '''
+def sgd_momentum_step(param, grad, velocity, learning_rate=0.01, momentum=0.0):
+    velocity = momentum * velocity + grad
+    return param - learning_rate * velocity, velocity
+'''),
+    Variant("sgd_momentum_step", "moves with the old velocity, then updates it" + VISIBLE, False, '''
+def sgd_momentum_step(param, grad, velocity, learning_rate=0.01, momentum=0.0):
+    new_param = param + velocity
+    return new_param, momentum * velocity - learning_rate * grad
+'''),
+    Variant("sgd_momentum_step", "velocity with the opposite sign (param - v)" + VISIBLE, False, '''
+def sgd_momentum_step(param, grad, velocity, learning_rate=0.01, momentum=0.0):
+    velocity = momentum * velocity + learning_rate * grad
+    return param - velocity, velocity
+'''),
+    Variant("sgd_momentum_step", "correct: keras.ops functions", True, '''
+def sgd_momentum_step(param, grad, velocity, learning_rate=0.01, momentum=0.0):
+    new_velocity = ops.subtract(ops.multiply(velocity, momentum), ops.multiply(grad, learning_rate))
+    return ops.add(param, new_velocity), new_velocity
+'''),
+    Variant("sgd_momentum_step", "correct: tf ops with casts to the parameter's dtype", True, '''
+def sgd_momentum_step(param, grad, velocity, learning_rate=0.01, momentum=0.0):
+    dtype = param.dtype
+    mu = tf.cast(momentum, dtype)
+    lr = tf.cast(learning_rate, dtype)
+    velocity = mu * velocity - lr * tf.cast(grad, dtype)
+    return param + velocity, velocity
+'''),
+]
+
+# ----------------------------------------------------------------------------- rmsprop_step
+
+RMSPROP = [
+    Variant("rmsprop_step", "epsilon outside the square root", False, '''
+def rmsprop_step(param, grad, mean_square, learning_rate=0.001, rho=0.9, epsilon=1e-7):
+    mean_square = rho * mean_square + (1 - rho) * grad ** 2
+    return param - learning_rate * grad / (ops.sqrt(mean_square) + epsilon), mean_square
+'''),
+    Variant("rmsprop_step", "PyTorch's default epsilon 1e-8", False, '''
+def rmsprop_step(param, grad, mean_square, learning_rate=0.001, rho=0.9, epsilon=1e-8):
+    mean_square = rho * mean_square + (1 - rho) * grad ** 2
+    return param - learning_rate * grad / ops.sqrt(mean_square + epsilon), mean_square
+'''),
+    Variant("rmsprop_step", "hyper-parameters as float32 constants (breaks float64)", False, '''
+def rmsprop_step(param, grad, mean_square, learning_rate=0.001, rho=0.9, epsilon=1e-7):
+    rho_t, lr_t, eps_t = tf.constant(rho), tf.constant(learning_rate), tf.constant(epsilon)
+    mean_square = rho_t * mean_square + (1 - rho_t) * tf.square(grad)
+    return param - lr_t * grad / tf.sqrt(mean_square + eps_t), mean_square
+'''),
+    Variant("rmsprop_step", "NumPy arithmetic", False, '''
+def rmsprop_step(param, grad, mean_square, learning_rate=0.001, rho=0.9, epsilon=1e-7):
+    g = np.asarray(grad)
+    mean_square = rho * np.asarray(mean_square) + (1 - rho) * g * g
+    return np.asarray(param) - learning_rate * g / np.sqrt(mean_square + epsilon), mean_square
+'''),
+    Variant("rmsprop_step", "runs keras.optimizers.RMSprop on a temporary variable", False, '''
+def rmsprop_step(param, grad, mean_square, learning_rate=0.001, rho=0.9, epsilon=1e-7):
+    variable = keras.Variable(param)
+    optimizer = keras.optimizers.RMSprop(learning_rate=learning_rate, rho=rho, epsilon=epsilon)
+    optimizer.build([variable])
+    optimizer._velocities[0].assign(mean_square)
+    optimizer.apply_gradients([(grad, variable)])
+    return tf.identity(variable.value), tf.identity(optimizer._velocities[0].value)
+'''),
+    Variant("rmsprop_step", "adds epsilon to the mean square kept as state", False, '''
+def rmsprop_step(param, grad, mean_square, learning_rate=0.001, rho=0.9, epsilon=1e-7):
+    mean_square = rho * mean_square + (1 - rho) * grad ** 2 + epsilon
+    return param - learning_rate * grad / ops.sqrt(mean_square), mean_square
+'''),
+    Variant("rmsprop_step", "no square root" + VISIBLE, False, '''
+def rmsprop_step(param, grad, mean_square, learning_rate=0.001, rho=0.9, epsilon=1e-7):
+    mean_square = rho * mean_square + (1 - rho) * grad ** 2
+    return param - learning_rate * grad / (mean_square + epsilon), mean_square
+'''),
+    Variant("rmsprop_step", "rho and 1 - rho swapped" + VISIBLE, False, '''
+def rmsprop_step(param, grad, mean_square, learning_rate=0.001, rho=0.9, epsilon=1e-7):
+    mean_square = (1 - rho) * mean_square + rho * grad ** 2
+    return param - learning_rate * grad / ops.sqrt(mean_square + epsilon), mean_square
+'''),
+    Variant("rmsprop_step", "divides by the old mean square" + VISIBLE, False, '''
+def rmsprop_step(param, grad, mean_square, learning_rate=0.001, rho=0.9, epsilon=1e-7):
+    new_param = param - learning_rate * grad / ops.sqrt(mean_square + epsilon)
+    return new_param, rho * mean_square + (1 - rho) * grad ** 2
+'''),
+    Variant("rmsprop_step", "Adagrad's sum of squares" + VISIBLE, False, '''
+def rmsprop_step(param, grad, mean_square, learning_rate=0.001, rho=0.9, epsilon=1e-7):
+    mean_square = mean_square + grad ** 2
+    return param - learning_rate * grad / ops.sqrt(mean_square + epsilon), mean_square
+'''),
+    Variant("rmsprop_step", "correct: Keras' own order (lr * g / sqrt(s + eps))", True, '''
+def rmsprop_step(param, grad, mean_square, learning_rate=0.001, rho=0.9, epsilon=1e-7):
+    s = ops.add(ops.multiply(rho, mean_square), ops.multiply(1 - rho, ops.square(grad)))
+    increment = ops.divide(ops.multiply(learning_rate, grad), ops.sqrt(ops.add(s, epsilon)))
+    return ops.subtract(param, increment), s
+'''),
+    Variant("rmsprop_step", "correct: tf ops, rsqrt, moving average written as s + (1 - rho)(g^2 - s)", True, '''
+def rmsprop_step(param, grad, mean_square, learning_rate=0.001, rho=0.9, epsilon=1e-7):
+    s = mean_square + (1.0 - rho) * (tf.square(grad) - mean_square)
+    return param - learning_rate * grad * tf.math.rsqrt(s + epsilon), s
+'''),
+]
+
+# ----------------------------------------------------------------------------- adam_step
+
+ADAM = [
+    Variant("adam_step", "textbook epsilon: m_hat / (sqrt(v_hat) + eps)", False, '''
+def adam_step(param, grad, m, v, step, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+    m = beta_1 * m + (1 - beta_1) * grad
+    v = beta_2 * v + (1 - beta_2) * grad ** 2
+    m_hat = m / (1 - beta_1 ** step)
+    v_hat = v / (1 - beta_2 ** step)
+    return param - learning_rate * m_hat / (ops.sqrt(v_hat) + epsilon), m, v
+'''),
+    Variant("adam_step", "epsilon inside the square root", False, '''
+def adam_step(param, grad, m, v, step, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+    m = beta_1 * m + (1 - beta_1) * grad
+    v = beta_2 * v + (1 - beta_2) * grad ** 2
+    alpha = learning_rate * math.sqrt(1 - beta_2 ** step) / (1 - beta_1 ** step)
+    return param - alpha * m / ops.sqrt(v + epsilon), m, v
+'''),
+    Variant("adam_step", "PyTorch's default epsilon 1e-8", False, '''
+def adam_step(param, grad, m, v, step, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
+    m = beta_1 * m + (1 - beta_1) * grad
+    v = beta_2 * v + (1 - beta_2) * grad ** 2
+    alpha = learning_rate * math.sqrt(1 - beta_2 ** step) / (1 - beta_1 ** step)
+    return param - alpha * m / (ops.sqrt(v) + epsilon), m, v
+'''),
+    Variant("adam_step", "bias correction with float32 tensors (breaks float64)", False, '''
+def adam_step(param, grad, m, v, step, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+    m = beta_1 * m + (1 - beta_1) * grad
+    v = beta_2 * v + (1 - beta_2) * grad ** 2
+    t = tf.constant(float(step))
+    alpha = learning_rate * tf.sqrt(1 - tf.pow(beta_2, t)) / (1 - tf.pow(beta_1, t))
+    return param - alpha * m / (tf.sqrt(v) + epsilon), m, v
+'''),
+    Variant("adam_step", "NumPy arithmetic", False, '''
+def adam_step(param, grad, m, v, step, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+    g = np.asarray(grad)
+    m = beta_1 * np.asarray(m) + (1 - beta_1) * g
+    v = beta_2 * np.asarray(v) + (1 - beta_2) * g * g
+    alpha = learning_rate * np.sqrt(1 - beta_2 ** step) / (1 - beta_1 ** step)
+    dtype = np.asarray(param).dtype
+    new_param = np.asarray(param) - alpha * m / (np.sqrt(v) + epsilon)
+    return new_param.astype(dtype), m.astype(dtype), v.astype(dtype)
+'''),
+    Variant("adam_step", "runs keras.optimizers.Adam on a temporary variable", False, '''
+def adam_step(param, grad, m, v, step, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+    variable = keras.Variable(param)
+    optimizer = keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon)
+    optimizer.build([variable])
+    optimizer._momentums[0].assign(m)
+    optimizer._velocities[0].assign(v)
+    optimizer.iterations.assign(step - 1)
+    optimizer.apply_gradients([(grad, variable)])
+    return (tf.identity(variable.value), tf.identity(optimizer._momentums[0].value),
+            tf.identity(optimizer._velocities[0].value))
+'''),
+    Variant("adam_step", "AMSGrad: v never decreases", False, '''
+def adam_step(param, grad, m, v, step, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+    m = beta_1 * m + (1 - beta_1) * grad
+    v = ops.maximum(v, beta_2 * v + (1 - beta_2) * grad ** 2)
+    alpha = learning_rate * math.sqrt(1 - beta_2 ** step) / (1 - beta_1 ** step)
+    return param - alpha * m / (ops.sqrt(v) + epsilon), m, v
+'''),
+    Variant("adam_step", "beta powers counted from the step before (t - 1) after the first step" + VISIBLE, False, '''
+def adam_step(param, grad, m, v, step, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+    m = beta_1 * m + (1 - beta_1) * grad
+    v = beta_2 * v + (1 - beta_2) * grad ** 2
+    t = max(step - 1, 1)
+    alpha = learning_rate * math.sqrt(1 - beta_2 ** t) / (1 - beta_1 ** t)
+    return param - alpha * m / (ops.sqrt(v) + epsilon), m, v
+'''),
+    Variant("adam_step", "no bias correction" + VISIBLE, False, '''
+def adam_step(param, grad, m, v, step, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+    m = beta_1 * m + (1 - beta_1) * grad
+    v = beta_2 * v + (1 - beta_2) * grad ** 2
+    return param - learning_rate * m / (ops.sqrt(v) + epsilon), m, v
+'''),
+    Variant("adam_step", "bias correction of v without the square root" + VISIBLE, False, '''
+def adam_step(param, grad, m, v, step, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+    m = beta_1 * m + (1 - beta_1) * grad
+    v = beta_2 * v + (1 - beta_2) * grad ** 2
+    alpha = learning_rate * (1 - beta_2 ** step) / (1 - beta_1 ** step)
+    return param - alpha * m / (ops.sqrt(v) + epsilon), m, v
+'''),
+    Variant("adam_step", "stores the bias-corrected m_hat and v_hat as the state" + VISIBLE, False, '''
+def adam_step(param, grad, m, v, step, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+    m = (beta_1 * m + (1 - beta_1) * grad) / (1 - beta_1 ** step)
+    v = (beta_2 * v + (1 - beta_2) * grad ** 2) / (1 - beta_2 ** step)
+    return param - learning_rate * m / (ops.sqrt(v) + epsilon), m, v
+'''),
+    Variant("adam_step", "beta_1 and beta_2 swapped in the bias correction" + VISIBLE, False, '''
+def adam_step(param, grad, m, v, step, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+    m = beta_1 * m + (1 - beta_1) * grad
+    v = beta_2 * v + (1 - beta_2) * grad ** 2
+    alpha = learning_rate * math.sqrt(1 - beta_1 ** step) / (1 - beta_2 ** step)
+    return param - alpha * m / (ops.sqrt(v) + epsilon), m, v
+'''),
+    Variant("adam_step", "correct: Keras' order of operations with keras.ops", True, '''
+def adam_step(param, grad, m, v, step, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+    dtype = param.dtype
+    t = ops.cast(step, dtype)
+    alpha = learning_rate * ops.sqrt(1 - ops.power(ops.cast(beta_2, dtype), t)) / (
+        1 - ops.power(ops.cast(beta_1, dtype), t))
+    m = m + (grad - m) * (1 - beta_1)
+    v = v + (ops.square(grad) - v) * (1 - beta_2)
+    return param - ops.divide(m * alpha, ops.sqrt(v) + epsilon), m, v
+'''),
+    Variant("adam_step", "correct: bias-corrected m_hat, v_hat with the rescaled epsilon", True, '''
+def adam_step(param, grad, m, v, step, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+    m = beta_1 * m + (1 - beta_1) * grad
+    v = beta_2 * v + (1 - beta_2) * tf.square(grad)
+    c1, c2 = 1 - beta_1 ** step, 1 - beta_2 ** step
+    m_hat, v_hat = m / c1, v / c2
+    eps_hat = epsilon / math.sqrt(c2)
+    return param - learning_rate * m_hat / (tf.sqrt(v_hat) + eps_hat), m, v
+'''),
+]
+
+# ----------------------------------------------------------------------------- standardize
+
+STANDARDIZE = [
+    Variant("standardize", "sample standard deviation (divides by n - 1)", False, '''
+def standardize(x, mean=None, std=None):
+    x = ops.convert_to_tensor(x)
+    if mean is None:
+        n = x.shape[0]
+        mean = ops.mean(x, axis=0)
+        std = ops.sqrt(ops.sum(ops.square(x - mean), axis=0) / max(n - 1, 1))
+        std = ops.where(std == 0, ops.ones_like(std), std)
+    mean, std = ops.cast(mean, x.dtype), ops.cast(std, x.dtype)
+    return (x - mean) / std, mean, std
+'''),
+    Variant("standardize", "always uses the statistics of the data it is given (test statistics leak in)",
+            False, '''
+def standardize(x, mean=None, std=None):
+    x = ops.convert_to_tensor(x)
+    mean = ops.mean(x, axis=0)
+    std = ops.std(x, axis=0)
+    std = ops.where(std == 0, ops.ones_like(std), std)
+    return (x - mean) / std, mean, std
+'''),
+    Variant("standardize", "no special case for constant columns (0 / 0)", False, '''
+def standardize(x, mean=None, std=None):
+    x = ops.convert_to_tensor(x)
+    if mean is None:
+        mean = ops.mean(x, axis=0)
+        std = ops.std(x, axis=0)
+    mean, std = ops.cast(mean, x.dtype), ops.cast(std, x.dtype)
+    return (x - mean) / std, mean, std
+'''),
+    Variant("standardize", "variance as mean(x**2) - mean(x)**2", False, '''
+def standardize(x, mean=None, std=None):
+    x = ops.convert_to_tensor(x)
+    if mean is None:
+        mean = ops.mean(x, axis=0)
+        std = ops.sqrt(ops.maximum(ops.mean(x * x, axis=0) - mean * mean, 0))
+        std = ops.where(std == 0, ops.ones_like(std), std)
+    mean, std = ops.cast(mean, x.dtype), ops.cast(std, x.dtype)
+    return (x - mean) / std, mean, std
+'''),
+    Variant("standardize", "adds 1e-8 to the std instead of the constant-column rule", False, '''
+def standardize(x, mean=None, std=None):
+    x = ops.convert_to_tensor(x)
+    if mean is None:
+        mean = ops.mean(x, axis=0)
+        std = ops.std(x, axis=0) + 1e-8
+    mean, std = ops.cast(mean, x.dtype), ops.cast(std, x.dtype)
+    return (x - mean) / std, mean, std
+'''),
+    Variant("standardize", "computes in float64 NumPy and never converts back", False, '''
+def standardize(x, mean=None, std=None):
+    x = np.array(x, dtype=np.float64)
+    if mean is None:
+        mean = x.mean(axis=0)
+        std = x.std(axis=0)
+        std[std == 0] = 1.0
+    mean, std = np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
+    return tf.constant((x - mean) / std), tf.constant(mean), tf.constant(std)
+'''),
+    Variant("standardize", "standardises the caller's NumPy array in place", False, '''
+def standardize(x, mean=None, std=None):
+    data = x if isinstance(x, np.ndarray) else np.array(x)
+    if mean is None:
+        mean = data.mean(axis=0)
+        std = data.std(axis=0)
+        std = np.where(std == 0, 1.0, std).astype(data.dtype)
+    data -= np.asarray(mean, dtype=data.dtype)
+    data /= np.asarray(std, dtype=data.dtype)
+    return tf.constant(data), tf.constant(mean, dtype=data.dtype), tf.constant(std, dtype=data.dtype)
+'''),
+    Variant("standardize", "divides by the variance", False, '''
+def standardize(x, mean=None, std=None):
+    x = ops.convert_to_tensor(x)
+    if mean is None:
+        mean = ops.mean(x, axis=0)
+        std = ops.var(x, axis=0)
+        std = ops.where(std == 0, ops.ones_like(std), std)
+    mean, std = ops.cast(mean, x.dtype), ops.cast(std, x.dtype)
+    return (x - mean) / std, mean, std
+'''),
+    Variant("standardize", "only centres (forgets to divide by the std)", False, '''
+def standardize(x, mean=None, std=None):
+    x = ops.convert_to_tensor(x)
+    if mean is None:
+        mean = ops.mean(x, axis=0)
+        std = ops.std(x, axis=0)
+        std = ops.where(std == 0, ops.ones_like(std), std)
+    mean, std = ops.cast(mean, x.dtype), ops.cast(std, x.dtype)
+    return x - mean, mean, std
+'''),
+    Variant("standardize", "one mean and std for the whole matrix" + VISIBLE, False, '''
+def standardize(x, mean=None, std=None):
+    x = ops.convert_to_tensor(x)
+    if mean is None:
+        mean = ops.mean(x) * ops.ones(x.shape[1], dtype=x.dtype)
+        std = ops.std(x) * ops.ones(x.shape[1], dtype=x.dtype)
+    mean, std = ops.cast(mean, x.dtype), ops.cast(std, x.dtype)
+    return (x - mean) / std, mean, std
+'''),
+    Variant("standardize", "correct: NumPy statistics, tensors of x's dtype", True, '''
+def standardize(x, mean=None, std=None):
+    data = np.array(x)
+    if mean is None:
+        mean = data.mean(axis=0)
+        std = data.std(axis=0)
+        std[std == 0] = 1
+    mean = np.asarray(mean, dtype=data.dtype)
+    std = np.asarray(std, dtype=data.dtype)
+    return tf.constant((data - mean) / std), tf.constant(mean), tf.constant(std)
+'''),
+    Variant("standardize", "correct: tf.nn.moments", True, '''
+def standardize(x, mean=None, std=None):
+    x = tf.convert_to_tensor(x)
+    if mean is None:
+        mean, variance = tf.nn.moments(x, axes=[0])
+        std = tf.sqrt(variance)
+        std = tf.where(tf.equal(std, 0), tf.ones_like(std), std)
+    mean = tf.cast(mean, x.dtype)
+    std = tf.cast(std, x.dtype)
+    return (x - mean) / std, mean, std
+'''),
+    Variant("standardize", "correct: scikit-learn's StandardScaler", True, '''
+def standardize(x, mean=None, std=None):
+    from sklearn.preprocessing import StandardScaler
+
+    data = np.asarray(x)
+    if mean is None:
+        scaler = StandardScaler().fit(data)
+        mean, std = scaler.mean_, scaler.scale_
+    mean = np.asarray(mean).astype(data.dtype)
+    std = np.asarray(std).astype(data.dtype)
+    return tf.constant((data - mean) / std), tf.constant(mean), tf.constant(std)
+'''),
+]
+
+# ----------------------------------------------------------------------------- train_linear_regression
+
+_TRAIN_START = '''
+def train_linear_regression(x, y, learning_rate, epochs):
+    x = tf.cast(x, tf.float64)
+    y = tf.cast(y, tf.float64)
+    w = tf.Variable(tf.zeros(x.shape[1], dtype=tf.float64))
+    b = tf.Variable(tf.constant(0.0, dtype=tf.float64))
+    losses = []
+'''
+_TRAIN_END = '''
+    return tf.convert_to_tensor(w), tf.convert_to_tensor(b), np.array(losses, dtype=np.float64)
+'''
+
+TRAIN = [
+    Variant("train_linear_regression", "differentiates half the MSE (gradient halved), records the MSE", False,
+            _TRAIN_START + '''
+    for _ in range(epochs):
+        with tf.GradientTape() as tape:
+            mse = tf.reduce_mean(tf.square(tf.linalg.matvec(x, w) + b - y))
+            objective = 0.5 * mse
+        grad_w, grad_b = tape.gradient(objective, [w, b])
+        w.assign_sub(learning_rate * grad_w)
+        b.assign_sub(learning_rate * grad_b)
+        losses.append(float(mse))
+''' + _TRAIN_END),
+    Variant("train_linear_regression", "computes in float32 and casts the results", False, '''
+def train_linear_regression(x, y, learning_rate, epochs):
+    x = tf.cast(x, tf.float32)
+    y = tf.cast(y, tf.float32)
+    w = tf.Variable(tf.zeros(x.shape[1]))
+    b = tf.Variable(0.0)
+    losses = []
+    for _ in range(epochs):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(tf.linalg.matvec(x, w) + b - y))
+        grad_w, grad_b = tape.gradient(loss, [w, b])
+        w.assign_sub(learning_rate * grad_w)
+        b.assign_sub(learning_rate * grad_b)
+        losses.append(float(loss))
+    return tf.cast(w, tf.float64), tf.cast(b, tf.float64), np.array(losses)
+'''),
+    Variant("train_linear_regression", "hand-written gradient formula in NumPy (no tape)", False, '''
+def train_linear_regression(x, y, learning_rate, epochs):
+    x = np.array(x, dtype=np.float64)
+    y = np.array(y, dtype=np.float64)
+    w, b = np.zeros(x.shape[1]), 0.0
+    losses = []
+    for _ in range(epochs):
+        residual = x @ w + b - y
+        losses.append(np.mean(residual ** 2))
+        w = w - learning_rate * 2 * x.T @ residual / len(y)
+        b = b - learning_rate * 2 * np.mean(residual)
+    return tf.constant(w), tf.constant(b, dtype=tf.float64), np.array(losses)
+'''),
+    Variant("train_linear_regression", "keras.optimizers.SGD does the update", False, _TRAIN_START + '''
+    optimizer = keras.optimizers.SGD(learning_rate=learning_rate)
+    for _ in range(epochs):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(tf.linalg.matvec(x, w) + b - y))
+        grads = tape.gradient(loss, [w, b])
+        optimizer.apply_gradients(zip(grads, [w, b]))
+        losses.append(float(loss))
+''' + _TRAIN_END),
+    Variant("train_linear_regression", "a Dense model trained with model.fit (one batch per epoch)", False, '''
+def train_linear_regression(x, y, learning_rate, epochs):
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    model = keras.Sequential([keras.Input((x.shape[1],), dtype="float64"),
+                              keras.layers.Dense(1, kernel_initializer="zeros", dtype="float64")])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate), loss="mse")
+    history = model.fit(x, y, batch_size=len(x), epochs=epochs, shuffle=False, verbose=0)
+    kernel, bias = model.layers[-1].get_weights()
+    return (tf.constant(kernel[:, 0], tf.float64), tf.constant(bias[0], tf.float64),
+            np.array(history.history.get("loss", []), dtype=np.float64))
+'''),
+    Variant("train_linear_regression", "updates w, then takes b's gradient at the new w", False,
+            _TRAIN_START + '''
+    for _ in range(epochs):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(tf.linalg.matvec(x, w) + b - y))
+        w.assign_sub(learning_rate * tape.gradient(loss, w))
+        with tf.GradientTape() as tape:
+            loss_after = tf.reduce_mean(tf.square(tf.linalg.matvec(x, w) + b - y))
+        b.assign_sub(learning_rate * tape.gradient(loss_after, b))
+        losses.append(float(loss))
+''' + _TRAIN_END),
+    Variant("train_linear_regression", "mini-batches of 32 instead of one full-batch update per epoch", False,
+            _TRAIN_START + '''
+    for _ in range(epochs):
+        losses.append(float(tf.reduce_mean(tf.square(tf.linalg.matvec(x, w) + b - y))))
+        for i in range(0, x.shape[0], 32):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(tf.square(tf.linalg.matvec(x[i:i + 32], w) + b - y[i:i + 32]))
+            grad_w, grad_b = tape.gradient(loss, [w, b])
+            w.assign_sub(learning_rate * grad_w)
+            b.assign_sub(learning_rate * grad_b)
+''' + _TRAIN_END),
+    Variant("train_linear_regression", "the sum of squares (gradient n times too large)" + VISIBLE, False,
+            _TRAIN_START + '''
+    for _ in range(epochs):
+        with tf.GradientTape() as tape:
+            total = tf.reduce_sum(tf.square(tf.linalg.matvec(x, w) + b - y))
+        grad_w, grad_b = tape.gradient(total, [w, b])
+        w.assign_sub(learning_rate * grad_w)
+        b.assign_sub(learning_rate * grad_b)
+        losses.append(float(total) / x.shape[0])
+''' + _TRAIN_END),
+    Variant("train_linear_regression", "records the loss after the update" + VISIBLE, False, _TRAIN_START + '''
+    for _ in range(epochs):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(tf.linalg.matvec(x, w) + b - y))
+        grad_w, grad_b = tape.gradient(loss, [w, b])
+        w.assign_sub(learning_rate * grad_w)
+        b.assign_sub(learning_rate * grad_b)
+        losses.append(float(tf.reduce_mean(tf.square(tf.linalg.matvec(x, w) + b - y))))
+''' + _TRAIN_END),
+    Variant("train_linear_regression", "w of shape (d, 1): (n, 1) - (n,) broadcasts to (n, n)" + VISIBLE, False, '''
+def train_linear_regression(x, y, learning_rate, epochs):
+    x = tf.cast(x, tf.float64)
+    y = tf.cast(y, tf.float64)
+    w = tf.Variable(tf.zeros((x.shape[1], 1), dtype=tf.float64))
+    b = tf.Variable(tf.constant(0.0, dtype=tf.float64))
+    losses = []
+    for _ in range(epochs):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(tf.matmul(x, w) + b - y))
+        grad_w, grad_b = tape.gradient(loss, [w, b])
+        w.assign_sub(learning_rate * grad_w)
+        b.assign_sub(learning_rate * grad_b)
+        losses.append(float(loss))
+    return tf.reshape(w, [-1]), tf.convert_to_tensor(b), np.array(losses)
+'''),
+    Variant("train_linear_regression", "forgets to update the bias" + VISIBLE, False, _TRAIN_START + '''
+    for _ in range(epochs):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(tf.linalg.matvec(x, w) + b - y))
+        w.assign_sub(learning_rate * tape.gradient(loss, w))
+        losses.append(float(loss))
+''' + _TRAIN_END),
+    Variant("train_linear_regression", "correct: a float64 Dense layer (zero init) and a manual update", True, '''
+def train_linear_regression(x, y, learning_rate, epochs):
+    x = tf.cast(x, tf.float64)
+    y = tf.reshape(tf.cast(y, tf.float64), (-1, 1))
+    layer = keras.layers.Dense(1, kernel_initializer="zeros", bias_initializer="zeros", dtype="float64")
+    layer.build((None, x.shape[1]))
+    history = []
+    for _ in range(epochs):
+        with tf.GradientTape() as tape:
+            loss = ops.mean(ops.square(layer(x) - y))
+        grads = tape.gradient(loss, layer.trainable_variables)
+        for variable, grad in zip(layer.trainable_variables, grads):
+            variable.assign(variable - learning_rate * grad)
+        history.append(loss)
+    w = tf.reshape(tf.convert_to_tensor(layer.kernel), [-1])
+    b = tf.reshape(tf.convert_to_tensor(layer.bias), [])
+    return w, b, tf.stack(history) if history else tf.zeros((0,), tf.float64)
+'''),
+    Variant("train_linear_regression", "correct: tensors watched by the tape, compiled loss-and-gradient", True, '''
+def train_linear_regression(x, y, learning_rate, epochs):
+    x = tf.constant(np.asarray(x, dtype=np.float64))
+    y = tf.constant(np.asarray(y, dtype=np.float64))
+    w = tf.zeros(x.shape[1], dtype=tf.float64)
+    b = tf.constant(0.0, dtype=tf.float64)
+
+    @tf.function
+    def loss_and_grads(w, b):
+        with tf.GradientTape() as tape:
+            tape.watch([w, b])
+            loss = tf.reduce_mean((tf.linalg.matvec(x, w) + b - y) ** 2)
+        return loss, tape.gradient(loss, [w, b])
+
+    losses = np.zeros(epochs)
+    for k in range(epochs):
+        loss, (grad_w, grad_b) = loss_and_grads(w, b)
+        losses[k] = loss.numpy()
+        w, b = w - learning_rate * grad_w, b - learning_rate * grad_b
+    return w, b, losses
+'''),
+]
+
+VARIANTS = NUMERICAL_GRADIENT + GRADIENT_DESCENT + CLASSIFY + SGD + RMSPROP + ADAM + STANDARDIZE + TRAIN
