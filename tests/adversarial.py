@@ -146,3 +146,48 @@ def write_adversarial_class(root: Path) -> None:
         nb = copy.deepcopy(reference)
         case.edit(nb)
         path.write_text(json.dumps(nb, indent=1))
+
+
+SNOOPER = "snooping"
+SNOOP_CODE = '''
+import json as _json, os as _os, socket as _socket
+_report = {{"uid": _os.getuid()}}
+for _name, _path in {targets!r}.items():
+    try:
+        if _os.path.isdir(_path):
+            _os.listdir(_path)
+        else:
+            open(_path, "rb").read(1)
+        _report[_name] = "read"
+    except OSError:
+        _report[_name] = "denied"
+try:
+    _socket.create_connection(("127.0.0.1", {port}), timeout=2).close()
+    _report["network"] = "connected"
+except OSError:
+    _report["network"] = "denied"
+print("SNOOP " + _json.dumps(_report))
+'''
+
+
+def snoop_targets(root: Path) -> dict[str, str]:
+    import dlcourse_grading.checks as checks
+
+    return {"gradebook": str(root / "gradebook.db"), "source": str(root / "source"),
+            "other_student": str(root / "submitted" / "ada_reference"),
+            "hidden_checks": str(Path(checks.__file__).parent / "activations.py")}
+
+
+def write_snooper(root: Path, port: int) -> None:
+    """A submission that tries to read what it must not, and to reach a server on loopback."""
+    nb = copy.deepcopy(submissions(CH)["ada_reference"])
+    append("collapse_dense_layers", SNOOP_CODE.format(targets=snoop_targets(Path(root)), port=port))(nb)
+    folder = Path(root) / "submitted" / SNOOPER / CH.id
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(folder / f"{CH.id}.ipynb"))
+
+
+def snoop_report(root: Path) -> dict:
+    nb = nbformat.read(str(Path(root) / "autograded" / SNOOPER / CH.id / f"{CH.id}.ipynb"), as_version=4)
+    text = "".join(o.get("text", "") for o in cell(nb, "collapse_dense_layers").outputs)
+    return json.loads(text.split("SNOOP ", 1)[1].splitlines()[0])
