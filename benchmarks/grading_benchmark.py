@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 import shutil
 import subprocess
 import sys
@@ -29,6 +30,7 @@ import dlcourse  # noqa: F401
 from dlcourse.chapters import available_chapters, chapter as find_chapter
 from dlcourse_grading import example_class
 from dlcourse_grading.engine.classgrader import grade_class
+from dlcourse_grading.engine.provisioner import tree_rss
 from dlcourse_grading.grading import prepare_course, score_table
 from dlcourse_grading.nbgrader_cli import nbgrader
 from dlcourse_grading.notebook import nbgrader_meta
@@ -81,25 +83,18 @@ class PeakMemory(threading.Thread):
 
     def __init__(self):
         super().__init__(daemon=True)
-        self.peak, self._stop = 0, threading.Event()
+        self.peak, self._halt = 0, threading.Event()
 
     def run(self):
-        me = psutil.Process()
-        while not self._stop.wait(0.2):
-            total = 0
-            for proc in [me] + me.children(recursive=True):
-                try:
-                    total += proc.memory_info().rss
-                except psutil.Error:
-                    pass
-            self.peak = max(self.peak, total)
+        while not self._halt.wait(0.2):
+            self.peak = max(self.peak, tree_rss(os.getpid()))
 
     def __enter__(self):
         self.start()
         return self
 
     def __exit__(self, *exc):
-        self._stop.set()
+        self._halt.set()
         self.join()
 
 
@@ -133,10 +128,12 @@ def main() -> int:
         print("grading with plain serial `nbgrader autograde` ...", flush=True)
         with PeakMemory() as serial_mem:
             serial_s = serial_nbgrader(serial_root, chapters)
+        print(f"  {serial_s:.1f} s", flush=True)
         print("grading with `course grade-class` ...", flush=True)
         with PeakMemory() as engine_mem:
             run = grade_class(engine_root, [ch.id for ch in chapters], workers=args.workers, progress=False)
         engine_s = run.seconds
+        print(f"  {engine_s:.1f} s", flush=True)
 
         serial, engine = score_table(serial_root, chapters), score_table(engine_root, chapters)
         mismatches = []

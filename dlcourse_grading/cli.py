@@ -5,6 +5,7 @@
     course grade NOTEBOOK ASSIGNMENT    grade one notebook, print JSON per test cell
     course grade-class [ASSIGNMENT...]  grade submitted/ in parallel (nbgrader's gradebook, autograded/, feedback/)
     course manifest [--check]           print the exercise manifest (or check manifest.json)
+    course report [--root DIR]          instructor report (HTML) and a grades file per exercise
 """
 from __future__ import annotations
 
@@ -103,6 +104,14 @@ def cmd_grade_class(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from dlcourse_grading.report import build_report
+
+    html_path, csv_path = build_report(Path(args.root), Path(args.out))
+    print(f"report: {html_path}\ngrades by exercise: {csv_path}")
+    return 0
+
+
 def cmd_example_class(args) -> int:
     import pandas as pd
 
@@ -159,6 +168,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--memory-mb", type=int, default=1536)
     p.add_argument("--no-fork", action="store_true", help="start every kernel normally (the safe, slow path)")
     p.set_defaults(func=cmd_grade_class)
+    p = sub.add_parser("report", help="instructor report from the gradebook (HTML + grades per exercise)")
+    p.add_argument("--root", default=str(ROOT), help="nbgrader course directory (default: the repository)")
+    p.add_argument("--out", default=str(ROOT / "build" / "report"))
+    p.set_defaults(func=cmd_report)
     sub.add_parser("example-class", help="release, grade the example class, print the score table").set_defaults(func=cmd_example_class)
     args = parser.parse_args(argv)
     return args.func(args)

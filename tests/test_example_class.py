@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 
 from dlcourse.chapters import available_chapters
@@ -78,3 +79,24 @@ def test_grade_one_notebook(tmp_path, student, expect):
     else:
         flagged = [c for c in cells if c["status"] == expect]
         assert len(flagged) == 1 and "restored" in flagged[0]["message"]
+
+
+def test_instructor_report(graded_class, tmp_path):
+    """One column per exercise (nbgrader's export has only totals), distributions, failure
+    messages and who is not graded yet, all read back from the gradebook."""
+    from dlcourse_grading.report import build_report
+
+    root, table = graded_class
+    late = root / "submitted" / "zoe_late" / CHAPTERS[0].id
+    late.mkdir(parents=True)
+    (late / f"{CHAPTERS[0].id}.ipynb").write_text(CHAPTERS[0].release.read_text())
+    html_path, csv_path = build_report(root, tmp_path)
+    grades = pd.read_csv(csv_path, index_col="student")
+    for ch in CHAPTERS:
+        for cell in table[ch.id].columns:
+            assert (grades[f"{ch.id}:{cell}"] == table[(ch.id, cell)].reindex(grades.index)).all()
+        assert (grades[f"{ch.id}:total"] >= grades[[f"{ch.id}:{c}" for c in table[ch.id].columns]].sum(axis=1)).all()
+    text = html_path.read_text()
+    assert text.count("data:image/png;base64,") == len(CHAPTERS)
+    assert "NotImplementedError" in text  # the untouched release's most common message
+    assert "zoe_late" in text and "not autograded" in text

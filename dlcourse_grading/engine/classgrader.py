@@ -197,16 +197,36 @@ def make_readable(root: Path, job: Job, release_dir: Path) -> None:
         job.notes.append(f"{released.name} {reason}")
 
 
-def lock_down(root: Path) -> None:
-    """As root, what student code must not read is readable by root alone."""
+def lock_down(root: Path) -> list[tuple[Path, int]]:
+    """As root, what student code must not read is readable by root alone while grading.
+    Returns the previous modes, for :func:`unlock`."""
     if not sandbox.is_root():
+        return []
+    paths = [root / name for name in ("source", "release", "submitted", "autograded", "feedback")]
+    paths += list(root.glob("gradebook.db*")) + [Path(__file__).resolve().parent.parent / "checks"]
+    saved = []
+    for path in paths:
+        if path.exists():
+            saved.append((path, path.stat().st_mode & 0o7777))
+            os.chmod(path, 0o600 if path.is_file() else 0o700)
+    return saved
+
+
+def unlock(root: Path, saved: list[tuple[Path, int]]) -> None:
+    """Put the modes back, and hand what grading wrote as root to the course directory's owner
+    (an instructor account then releases feedback as usual)."""
+    for path, mode in saved:
+        os.chmod(path, mode)
+    owner = root.stat()
+    if not sandbox.is_root() or owner.st_uid == 0:
         return
-    for name in ("source", "release", "submitted", "autograded", "feedback"):
-        if (root / name).exists():
-            os.chmod(root / name, 0o700)
-    for path in root.glob("gradebook.db*"):
-        os.chmod(path, 0o600)
-    os.chmod(Path(__file__).resolve().parent.parent / "checks", 0o700)
+    for top in [root / "autograded", root / "feedback", *root.glob("gradebook.db*"), *root.glob("grades.csv")]:
+        if not top.exists():
+            continue
+        for folder, dirs, files in os.walk(top) if top.is_dir() else [(str(top.parent), [], [top.name])]:
+            names = ([folder] if top.is_dir() else []) + [os.path.join(folder, n) for n in dirs + files]
+            for name in names:
+                os.chown(name, owner.st_uid, owner.st_gid)
 
 
 def grade_class(root: Path, assignments: list[str], students: list[str] | None = None,
@@ -222,10 +242,16 @@ def grade_class(root: Path, assignments: list[str], students: list[str] | None =
     limits, warnings = sandbox.usable(limits)
     if fork and gpu_present():
         warnings.append("a GPU is present: forking after CUDA libraries load is unsafe, so kernels start normally")
-    lock_down(root)
+    saved = lock_down(root)
+    try:
+        return _grade_all(root, jobs, workers, limits, fork, warnings, progress, started)
+    finally:
+        unlock(root, saved)
+
+
+def _grade_all(root, jobs, workers, limits, fork, warnings, progress, started) -> Run:
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs) or 1))
     counter = mp.get_context("spawn").Value("i", 0)
-    done: list[Job] = []
     bar = None
     if progress:
         from tqdm import tqdm
@@ -242,7 +268,6 @@ def grade_class(root: Path, assignments: list[str], students: list[str] | None =
                 job.seconds, job.error = result.seconds, result.error
             except BaseException as exc:  # noqa: BLE001 - a worker that died takes one submission with it
                 job.error = f"worker failed: {type(exc).__name__}: {exc}"
-            done.append(job)
             if bar:
                 bar.update(1)
     if bar:

@@ -70,6 +70,18 @@ class ForkedKernel:
         self.send_signal(signal.SIGTERM)
 
 
+def tree_rss(pid: int) -> int:
+    """Resident bytes of a process and all its descendants."""
+    root = psutil.Process(pid)
+    total = 0
+    for proc in [root] + root.children(recursive=True):
+        try:
+            total += proc.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
 class MemoryWatch(threading.Thread):
     """Kill a kernel's process group once the resident memory of the kernel and everything it
     started passes the limit. (An address-space rlimit alone cannot do this: TensorFlow reserves
@@ -81,20 +93,10 @@ class MemoryWatch(threading.Thread):
         self.tripped = False
         self._stop_event = threading.Event()
 
-    def rss(self) -> int:
-        root = psutil.Process(self.pid)
-        total = 0
-        for proc in [root] + root.children(recursive=True):
-            try:
-                total += proc.memory_info().rss
-            except psutil.Error:
-                pass
-        return total
-
     def run(self) -> None:
         while not self._stop_event.wait(self.interval):
             try:
-                if self.rss() > self.limit:
+                if tree_rss(self.pid) > self.limit:
                     self.tripped = True
                     os.killpg(self.pid, signal.SIGKILL)
                     return

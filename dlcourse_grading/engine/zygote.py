@@ -120,17 +120,22 @@ def serve(path: str) -> None:
     while True:
         conn, _ = server.accept()
         with conn:
-            data = b""
-            while not data.endswith(b"\n"):
-                chunk = conn.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
             try:
-                pid = spawn(json.loads(data))
+                pid = spawn(_receive(conn))
                 conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
             except Exception as exc:  # noqa: BLE001 - report and keep serving
                 conn.sendall(json.dumps({"error": repr(exc)}).encode() + b"\n")
+
+
+def _receive(conn: socket.socket) -> dict:
+    """One JSON message, newline-terminated (the protocol both ends speak)."""
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return json.loads(data)
 
 
 def request_kernel(path: str, argv: list[str], env: dict, cwd: str, limits: dict, uid: int | None) -> int:
@@ -138,13 +143,7 @@ def request_kernel(path: str, argv: list[str], env: dict, cwd: str, limits: dict
         conn.connect(path)
         message = {"argv": argv, "env": env, "cwd": cwd, "limits": limits, "uid": uid}
         conn.sendall(json.dumps(message).encode() + b"\n")
-        data = b""
-        while not data.endswith(b"\n"):
-            chunk = conn.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    reply = json.loads(data)
+        reply = _receive(conn)
     if "error" in reply:
         raise RuntimeError(f"the kernel fork server failed: {reply['error']}")
     return int(reply["pid"])
