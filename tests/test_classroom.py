@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -35,9 +39,16 @@ def solve(path, grade_ids):
 
 
 @pytest.fixture(scope="module")
-def classroom(tmp_path_factory):
-    room = Classroom(tmp_path_factory.mktemp("classroom"))
+def classroom():
+    # Not under pytest's tmp_path: that is private to root, and the class's accounts must reach it.
+    base = Path(tempfile.mkdtemp(prefix="course-classroom-"))
+    room = Classroom(base)
     room.setup()
+    yield from _round_trip(room)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def _round_trip(room):
     room.nbgrader(INSTRUCTOR, "generate_assignment", CH.id)
     room.nbgrader(INSTRUCTOR, "release_assignment", CH.id)
     notebook = f"{CH.id}/{CH.id}.ipynb"
@@ -49,6 +60,7 @@ def classroom(tmp_path_factory):
     solve(room.home(ALICE) / notebook, {"collapse_dense_layers", "mlp_forward"})  # she improves it...
     room.nbgrader(ALICE, "submit", CH.id)                                         # ...and resubmits
 
+    time.sleep(3)  # the due date falls well between Alice's last submission and Bob's
     due = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)).strftime("%Y-%m-%d %H:%M:%S UTC")
     room.nbgrader(INSTRUCTOR, "db", "assignment", "add", CH.id, f"--duedate={due}")
     room.nbgrader(BOB, "fetch_assignment", CH.id)
@@ -60,7 +72,7 @@ def classroom(tmp_path_factory):
     room.nbgrader(INSTRUCTOR, "release_feedback", CH.id)
     for student in (ALICE, BOB):
         room.nbgrader(student, "fetch_feedback", CH.id)
-    return room
+    yield room
 
 
 def test_validate_reports_to_the_student(classroom):
