@@ -1,11 +1,11 @@
-"""Benchmark: plain serial `nbgrader autograde` against `course grade-class` on the same class.
+"""Benchmark: plain serial nbgrader against `course grade-class` on the same class.
 
     .venv/bin/python benchmarks/grading_benchmark.py [--per-chapter 40] [--chapters 01_activations ...]
 
 Builds a class of at least 40 submissions per chapter present (correct, partly correct,
-untouched, adversarial), grades one copy with plain serial `nbgrader autograde` (the course's
-nbgrader config, one notebook after the other, a fresh kernel each) and another copy with the
-course's parallel grader, checks that both give the same scores to the well-behaved submissions,
+untouched, adversarial), grades one copy with plain serial `nbgrader autograde` and
+`nbgrader generate_feedback` (the course's nbgrader config, one notebook after the other, a fresh
+kernel each) and another copy with the course's parallel grader (which also writes feedback), checks that both give the same scores to the well-behaved submissions,
 and prints wall time, seconds per notebook, peak memory of each grader's process tree and the
 ratio. A benchmark, not a test: numbers depend on the machine.
 """
@@ -99,12 +99,14 @@ class PeakMemory(threading.Thread):
 
 
 def serial_nbgrader(root: Path, chapters) -> float:
+    """The same work the course's grader does: autograde, then feedback, one notebook at a time."""
     started = time.perf_counter()
     for ch in chapters:
-        try:
-            nbgrader("autograde", ch.id, "--force", root=root)
-        except Exception as exc:  # nbgrader exits non-zero when a submission fails (the invalid file)
-            print(f"  nbgrader autograde {ch.id} reported failures: {str(exc).splitlines()[0]}")
+        for command in ("autograde", "generate_feedback"):
+            try:
+                nbgrader(command, ch.id, "--force", root=root)
+            except Exception as exc:  # nbgrader exits non-zero when a submission fails (the invalid file)
+                print(f"  nbgrader {command} {ch.id} reported failures: {str(exc).splitlines()[0]}")
     return time.perf_counter() - started
 
 
@@ -125,7 +127,7 @@ def main() -> int:
         print(f"class: {count} submissions over {len(chapters)} chapter(s) "
               f"({args.per_chapter} per chapter: correct, partial, untouched, adversarial)")
 
-        print("grading with plain serial `nbgrader autograde` ...", flush=True)
+        print("grading with plain serial `nbgrader autograde` + `nbgrader generate_feedback` ...", flush=True)
         with PeakMemory() as serial_mem:
             serial_s = serial_nbgrader(serial_root, chapters)
         print(f"  {serial_s:.1f} s", flush=True)
@@ -142,7 +144,7 @@ def main() -> int:
                 a, b = serial.loc[student, ch.id], engine.loc[student, ch.id]
                 if not a.equals(b):
                     mismatches.append(f"{ch.id}/{student}")
-        rows = [("plain serial nbgrader autograde", serial_s, serial_mem.peak),
+        rows = [("plain serial nbgrader autograde + generate_feedback", serial_s, serial_mem.peak),
                 (f"course grade-class ({'forked kernels' if run.fork else 'normal kernels'})", engine_s, engine_mem.peak)]
         table = pd.DataFrame([{"grader": g, "wall s": round(s, 1), "s / notebook": round(s / count, 2),
                                "peak memory MiB": round(m / 2**20)} for g, s, m in rows])

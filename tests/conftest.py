@@ -5,10 +5,15 @@ import dlcourse  # noqa: F401  (quiet TensorFlow before anything imports it)
 
 STRENGTH_ROWS: list[tuple[str, str, int, int, int, int]] = []
 ADVERSARIAL_ROWS: list[tuple[str, str, float, float]] = []
+RUN_ROWS: list[tuple[str, float, float]] = []  # notebook, seconds, kernel peak RSS (MB)
 
 
 def pytest_terminal_summary(terminalreporter):
     tr = terminalreporter
+    if RUN_ROWS:
+        tr.section("notebooks run top to bottom in a real kernel (2-core CPU budget: well under a minute)")
+        for name, seconds, peak in RUN_ROWS:
+            tr.write_line(f"{name:<44}{seconds:>7.1f} s{peak:>9.0f} MB peak")
     if ADVERSARIAL_ROWS:
         tr.section("adversarial class: case -> status of the lost test cells, points")
         for student, statuses, points, max_points in ADVERSARIAL_ROWS:

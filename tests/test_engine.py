@@ -38,3 +38,18 @@ def test_feedback_hides_hidden_tests_and_their_tracebacks():
     HideHiddenTests().preprocess_cell(cell, {}, 0)
     assert "BEGIN HIDDEN TESTS" not in cell.source and "hidden" in cell.source
     assert cell.outputs[0]["traceback"] == ["AssertionError: sigmoid: wrong values"]
+
+
+def test_one_worker_gives_the_scores_the_class_gets(tmp_path):
+    """Scores never depend on the number of workers (the adversarial class uses two)."""
+    from dlcourse_grading.engine.classgrader import grade_class
+    from dlcourse_grading.example_class import write_class
+    from dlcourse_grading.grading import expected_table, prepare_course, score_table
+
+    ch = chapter(1)
+    prepare_course(tmp_path, [ch])
+    write_class(ch, tmp_path)
+    run = grade_class(tmp_path, [ch.id], workers=1, progress=False)
+    assert not [j for j in run.jobs if j.error]
+    expected = expected_table([ch])
+    assert score_table(tmp_path, [ch]).reindex_like(expected).equals(expected)

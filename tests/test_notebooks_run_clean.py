@@ -6,6 +6,7 @@ import pytest
 
 from dlcourse.chapters import available_chapters
 from dlcourse_grading.example_class import submissions
+from tests.conftest import RUN_ROWS
 from tests.kernels import run_notebook
 
 CHAPTERS = available_chapters()
@@ -14,11 +15,9 @@ MEMORY_BUDGET_MB = 1500   # a hub pod has 2 GiB
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda c: c.id)
-def test_lecture_runs_clean(chapter, record_property):
+def test_lecture_runs_clean(chapter):
     run = run_notebook(nbformat.read(str(chapter.lecture), as_version=4), str(chapter.lecture.parent))
-    record_property("seconds", round(run.seconds, 1))
-    record_property("peak_rss_mb", round(run.peak_rss_mb))
-    print(f"\n{chapter.lecture.name}: {run.seconds:.1f} s, kernel peak RSS {run.peak_rss_mb:.0f} MB")
+    RUN_ROWS.append((f"notebooks/{chapter.lecture.name}", run.seconds, run.peak_rss_mb))
     assert not run.problems(), run.problems()
     assert run.seconds < LECTURE_BUDGET_S
     assert run.peak_rss_mb < MEMORY_BUDGET_MB
@@ -37,7 +36,7 @@ def test_reference_solution_is_silent(chapter, tmp_path):
         if gid in tests and cell.cell_type == "code":
             cell.source = tests[gid]
     run = run_notebook(reference, str(tmp_path))
-    print(f"\n{chapter.id} reference: {run.seconds:.1f} s, kernel peak RSS {run.peak_rss_mb:.0f} MB")
+    RUN_ROWS.append((f"{chapter.id} reference solution + hidden tests", run.seconds, run.peak_rss_mb))
     assert not run.problems(), run.problems()
     outputs = [o for c in run.nb.cells for o in c.get("outputs", [])]
     assert not any(o.output_type == "stream" and o.name == "stderr" for o in outputs)
