@@ -15,6 +15,19 @@ __all__ = ["subplots", "plot_functions", "plot_function_grid", "plot_bars", "con
            "draw_network", "plot_curves", "surface", "draw_graph"]
 
 
+
+def _label(ax, xlabel, ylabel, title, ylim, legend) -> None:
+    """Axis labels, title, y-limits and legend, the same way for every line plot."""
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.set_xlabel(xlabel)
+    if ylabel:
+        ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    if legend:
+        ax.legend(fontsize="small")
+
 def _np(values) -> np.ndarray:
     """Any array-like (list, NumPy array, TensorFlow tensor) as a flat float NumPy array."""
     return np.asarray(values, dtype=float).reshape(-1)
@@ -51,15 +64,7 @@ def plot_functions(xs, curves: Mapping[str, object], *, title: str | None = None
         ax.plot(xs, _np(ys), label=label, marker=marker, lw=1.8)
     if logx:
         ax.set_xscale("log")
-    if ylim is not None:
-        ax.set_ylim(*ylim)
-    ax.set_xlabel(xlabel)
-    if ylabel:
-        ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
-    if legend and (curves or points is not None):
-        ax.legend(fontsize="small")
+    _label(ax, xlabel, ylabel, title, ylim, legend and (curves or points is not None))
     return ax
 
 
@@ -219,15 +224,7 @@ def plot_curves(curves: Mapping[str, object], *, logy: bool = False, xlabel: str
         ax.plot(np.arange(end), ys[:end], label=label, lw=1.5, alpha=alpha)
     if logy:
         ax.set_yscale("log")
-    if ylim is not None:
-        ax.set_ylim(*ylim)
-    ax.set_xlabel(xlabel)
-    if ylabel:
-        ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
-    if legend and curves:
-        ax.legend(fontsize="small")
+    _label(ax, xlabel, ylabel, title, ylim, legend and curves)
     return ax
 
 

@@ -198,11 +198,17 @@ def _describe_net(N, D, H, C, dtype, kind):
     return f"{kind}: N={N}, D={D}, H={H}, C={C}, {dtype}"
 
 
+def _pair(result, what: str, names: str) -> tuple:
+    """The student's function must return a 2-tuple such as (loss, dout)."""
+    if not (isinstance(result, tuple) and len(result) == 2):
+        raise AssertionError(f"{what}: return a tuple ({names}), got {type(result).__name__}")
+    return result
+
+
 def _forward(mlp_forward, X, params, what):
     with no_autodiff(what):
         result = call(mlp_forward, X, dict(params), what=what)
-    if not (isinstance(result, tuple) and len(result) == 2):
-        raise AssertionError(f"{what}: return a tuple (out, cache), got {type(result).__name__}")
+    _pair(result, what, "out, cache")
     return result
 
 
@@ -284,8 +290,7 @@ def check_mse_loss(mse_loss):
         what = f"mse_loss(out, y) on {size}{describe(out)}"
         with no_autodiff(what):
             result = call(mse_loss, out, y, what=what)
-        if not (isinstance(result, tuple) and len(result) == 2):
-            raise AssertionError(f"{what}: return a tuple (loss, dout), got {type(result).__name__}")
+        _pair(result, what, "loss, dout")
         loss, dout = result
         ref_loss, ref_dout = _tape_mse(out, y)
         tol = {"rtol": 1e-9} if dtype == "float64" else {"rtol": 1e-4}
@@ -499,8 +504,7 @@ def check_gradient_check(gradient_check):
             what = f"gradient_check(f, grad_f, x{args}) for {kind}"
             original = np.array(x, copy=True)
             result = call(gradient_check, f, grad_f, x, what=what, **kwargs)
-            if not (isinstance(result, tuple) and len(result) == 2):
-                raise AssertionError(f"{what}: return a tuple (passed, error), got {type(result).__name__}")
+            _pair(result, what, "passed, error")
             passed, error = result
             if not isinstance(passed, (bool, np.bool_)):
                 raise AssertionError(f"{what}: `passed` must be a bool, got {type(passed).__name__}")
@@ -656,8 +660,7 @@ def check_softmax_cross_entropy(softmax_cross_entropy):
         what = f"softmax_cross_entropy(logits, y) on {describe(logits)} with {kind}"
         with no_autodiff(what):
             result = call(softmax_cross_entropy, logits, y, what=what)
-        if not (isinstance(result, tuple) and len(result) == 2):
-            raise AssertionError(f"{what}: return a tuple (loss, dlogits), got {type(result).__name__}")
+        _pair(result, what, "loss, dlogits")
         loss, dlogits = result
         ref_loss, ref_grad = _tape_cross_entropy(logits, y)
         large = float(np.abs(_np(logits)).max()) > 100
