@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install example-class test manifest release lab clean
+.PHONY: install example-class test manifest release lab hub chromium clean
 
 install: $(STAMP)
 
@@ -21,14 +21,26 @@ $(STAMP): requirements.txt pyproject.toml
 example-class: $(STAMP)
 	$(BIN)/course example-class
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest
+
+# Debian's Chromium for the classroom's browser tests (they run as root, like CI, because the
+# classroom creates Unix accounts; without root they are skipped and nothing is installed).
+chromium:
+	@if [ "$$(id -u)" = 0 ] && ! command -v chromium >/dev/null; then \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; \
+	fi
 
 manifest: $(STAMP)
 	$(BIN)/course manifest --write
 
 release: $(STAMP)
 	$(BIN)/course release
+
+# A real JupyterHub classroom on loopback (as root); configurable-http-proxy comes from npm on first use.
+hub: $(STAMP)
+	$(BIN)/course hub
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab

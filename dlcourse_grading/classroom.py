@@ -1,15 +1,17 @@
-"""A classroom on one machine: nbgrader's exchange between real Unix accounts.
+"""A classroom on one machine: real Unix accounts sharing nbgrader's exchange.
 
 An instructor account owns an nbgrader course directory that uses the course's settings;
 student accounts fetch, validate and submit through nbgrader's exchange; the class is graded
 with `course grade-class` (as root, so student code runs unprivileged) and feedback travels
-back through the exchange. Used by tests/test_classroom.py; the same layout is what an instructor
-sets up on a hub (README, "For the instructor").
+back through the exchange. `dlcourse_grading.hub` puts a JupyterHub in front of these accounts.
+The same per-account settings are what an instructor sets up on a real hub (README).
 """
 from __future__ import annotations
 
+import json
 import os
 import pwd
+import secrets
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -19,7 +21,7 @@ from dlcourse.chapters import COURSE_ID, ROOT
 from dlcourse_grading.paths import VENV_BIN
 
 INSTRUCTOR = "course-instructor"
-STUDENTS = ("course-alice", "course-bob")
+STUDENTS = ("course-alice", "course-bob", "course-carol")
 
 INSTRUCTOR_CONFIG = """\
 # The course's settings, with this account's course directory and the shared exchange.
@@ -28,6 +30,12 @@ c.CourseDirectory.root = {course!r}
 c.CourseDirectory.db_url = "sqlite:///{course}/gradebook.db"
 c.Exchange.root = {exchange!r}
 """
+# JupyterLab for the class: every cell rendered (browser tests find cells by their text), and
+# no news or update checks (no network, and no pop-up over the page).
+LAB_SETTINGS = {
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"checkForUpdates": False, "fetchNews": "false"},
+}
 STUDENT_CONFIG = """\
 c = get_config()
 c.CourseDirectory.course_id = {course_id!r}
@@ -50,6 +58,25 @@ class Classroom:
     def home(self, user: str) -> Path:
         return self.base / "homes" / user
 
+    @property
+    def hub_state(self) -> Path:
+        """The hub's database, cookie secret, pid files and the class password (root only)."""
+        return self.base / "hub"
+
+    @property
+    def proxy_command(self) -> Path:
+        return ROOT / ".hub" / "node_modules" / ".bin" / "configurable-http-proxy"
+
+    @property
+    def password(self) -> str:
+        """The class's shared password, made once per classroom."""
+        path = self.hub_state / "password"
+        if not path.exists():
+            self.hub_state.mkdir(mode=0o700, parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(12))
+            path.chmod(0o600)
+        return path.read_text()
+
     def setup(self) -> None:
         """Accounts, homes, the exchange and each account's nbgrader config (needs root)."""
         self.exchange.mkdir(parents=True, exist_ok=True)
@@ -59,6 +86,8 @@ class Classroom:
             home = self.home(user)
             try:
                 pwd.getpwnam(user)
+                # The class's accounts belong to this classroom: end what an earlier one left running.
+                subprocess.run(["pkill", "-KILL", "-u", user], capture_output=True)
                 subprocess.run(["usermod", "-d", str(home), user], check=True, capture_output=True)
             except KeyError:
                 subprocess.run(["useradd", "-d", str(home), "-s", "/bin/sh", user], check=True, capture_output=True)
@@ -71,8 +100,13 @@ class Classroom:
                 text = INSTRUCTOR_CONFIG.format(grading_config=str(ROOT / "grading_config.py"),
                                                 course=str(self.course), exchange=str(self.exchange))
                 (home / "course" / "nbgrader_config.py").write_text("c = get_config()\n" + text)
+                config.write_text("c = get_config()\n" + text)  # Formgrader reads it from here
             else:
                 config.write_text(STUDENT_CONFIG.format(course_id=COURSE_ID, exchange=str(self.exchange)))
+            for name, settings in LAB_SETTINGS.items():
+                path = home / ".jupyter" / "lab" / "user-settings" / name
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(json.dumps(settings))
             self.give(user, home)
 
     @staticmethod

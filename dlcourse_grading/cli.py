@@ -6,6 +6,7 @@
     course grade-class [ASSIGNMENT...]  grade submitted/ in parallel (nbgrader's gradebook, autograded/, feedback/)
     course manifest [--check]           print the exercise manifest (or check manifest.json)
     course report [--root DIR]          instructor report (HTML) and a grades file per exercise
+    course hub [--base DIR] [--port P]  a real JupyterHub classroom on loopback (as root)
 """
 from __future__ import annotations
 
@@ -112,6 +113,38 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_hub(args) -> int:
+    from dlcourse_grading.classroom import INSTRUCTOR, STUDENTS, Classroom
+    from dlcourse_grading.engine import sandbox
+    from dlcourse_grading.hub import Hub
+
+    if not sandbox.is_root():
+        print("course hub runs as root: it creates the class's Unix accounts and spawns their servers", file=sys.stderr)
+        return 1
+    room = Classroom(Path(args.base).resolve())
+    room.setup()
+    hub = Hub(room, port=args.port) if args.port else Hub(room)
+    hub.start()
+    try:
+        instructor = hub.user(INSTRUCTOR)
+        for ch in available_chapters():  # what an instructor does first: generate and release
+            instructor.formgrader("POST", f"assignment/{ch.id}/assign")
+            instructor.formgrader("POST", f"assignment/{ch.id}/release")
+        print(f"JupyterHub: {hub.url}/hub/login   (log: {room.hub_state / 'jupyterhub.log'})")
+        print(f"instructor: {INSTRUCTOR}   students: {', '.join(STUDENTS)}   password: {room.password}")
+        print(f"course directory: {room.course}   exchange: {room.exchange}")
+        print("released: " + ", ".join(ch.id for ch in available_chapters()))
+        print(f"grade what the instructor collected with: sudo .venv/bin/course grade-class --root {room.course}")
+        print("Ctrl-C stops the hub and every user's server.", flush=True)
+        while hub.process.poll() is None:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        hub.stop()
+    return 0
+
+
 def cmd_example_class(args) -> int:
     import pandas as pd
 
@@ -172,6 +205,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--root", default=str(ROOT), help="nbgrader course directory (default: the repository)")
     p.add_argument("--out", default=str(ROOT / "build" / "report"))
     p.set_defaults(func=cmd_report)
+    p = sub.add_parser("hub", help="start a real JupyterHub classroom on loopback (as root)")
+    p.add_argument("--base", default="/srv/course-classroom", help="homes, exchange and hub state")
+    p.add_argument("--port", type=int, default=None, help="public port (default: a free one)")
+    p.set_defaults(func=cmd_hub)
     sub.add_parser("example-class", help="release, grade the example class, print the score table").set_defaults(func=cmd_example_class)
     args = parser.parse_args(argv)
     return args.func(args)

@@ -6,6 +6,7 @@ import dlcourse  # noqa: F401  (quiet TensorFlow before anything imports it)
 STRENGTH_ROWS: list[tuple[str, str, int, int, int, int]] = []
 ADVERSARIAL_ROWS: list[tuple[str, str, float, float]] = []
 RUN_ROWS: list[tuple[str, float, float]] = []  # notebook, seconds, kernel peak RSS (MB)
+CLASSROOM_ROWS: list[tuple[str, float]] = []  # step of the hub round trip, seconds
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -14,6 +15,14 @@ def pytest_terminal_summary(terminalreporter):
         tr.section("notebooks run top to bottom in a real kernel (2-core CPU budget: well under a minute)")
         for name, seconds, peak in RUN_ROWS:
             tr.write_line(f"{name:<44}{seconds:>7.1f} s{peak:>9.0f} MB peak")
+    if CLASSROOM_ROWS:
+        from tests.browser import OUTPUT, SCREENSHOTS
+
+        tr.section("classroom round trip through JupyterHub: steps and screenshots")
+        for step, seconds in CLASSROOM_ROWS:
+            tr.write_line(f"{step:<60}{seconds:>7.1f} s")
+        for path in SCREENSHOTS:
+            tr.write_line(str(path.relative_to(OUTPUT.parents[1])))
     if ADVERSARIAL_ROWS:
         tr.section("adversarial class: case -> status of the lost test cells, points")
         for student, statuses, points, max_points in ADVERSARIAL_ROWS:

@@ -1,0 +1,79 @@
+"""Playwright driving Debian's Chromium (headless) through the classroom's JupyterHub.
+
+Each step that a person would see is saved as a numbered screenshot under OUTPUT; the list is
+printed at the end of the test run.
+"""
+from __future__ import annotations
+
+import contextlib
+import shutil
+from pathlib import Path
+
+from playwright.sync_api import Page, sync_playwright
+
+from dlcourse.chapters import ROOT
+
+CHROMIUM = "/usr/bin/chromium"
+OUTPUT = ROOT / "test-output" / "browser"
+# Headless, and nothing that reaches for Google's servers (this machine has no network).
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+TIMEOUT_MS = 120_000  # JupyterLab's first load and a validation run can take a while on 2 cores
+
+SCREENSHOTS: list[Path] = []
+
+
+@contextlib.contextmanager
+def browser():
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def clear_output() -> None:
+    shutil.rmtree(OUTPUT, ignore_errors=True)
+    OUTPUT.mkdir(parents=True)
+    SCREENSHOTS.clear()
+
+
+def shot(page: Page, name: str) -> Path:
+    path = OUTPUT / f"{len(SCREENSHOTS) + 1:02d}_{name}.png"
+    page.screenshot(path=str(path))
+    SCREENSHOTS.append(path)
+    return path
+
+
+@contextlib.contextmanager
+def session(chromium, hub_url: str, user: str, password: str):
+    """A logged-in JupyterLab page for `user`; a screenshot of the page if a step fails."""
+    context = chromium.new_context(viewport={"width": 1400, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    try:
+        page.goto(f"{hub_url}/hub/login")
+        page.fill("#username_input", user)
+        page.fill("#password_input", password)
+        shot(page, f"{user}_login")
+        page.click("#login_submit")
+        page.wait_for_selector("#jp-main-dock-panel")
+        yield page
+    except BaseException:
+        shot(page, f"{user}_FAILED_here")
+        raise
+    finally:
+        context.close()
+
+
+def open_from_nbgrader_menu(page: Page, item: str) -> None:
+    page.locator(".lm-MenuBar").get_by_text("Nbgrader", exact=True).click()
+    page.locator("#jp-mainmenu-nbgrader").get_by_text(item, exact=True).click()
+
+
+def replace_cell_text(page: Page, cell, text: str) -> None:
+    """Select everything in a cell's editor and type `text` (no auto-indent: inserted as is)."""
+    cell.locator(".cm-content").click()
+    page.keyboard.press("Control+a")
+    page.keyboard.insert_text(text)
