@@ -266,6 +266,19 @@ def test_instructor_sees_scores_and_grades_the_written_answer(classroom):
     assert carol[WRITTEN] == 2
 
 
+def test_instructor_report_from_the_classroom_gradebook(classroom, tmp_path):
+    """`course report` on the hub's course: the manual grade typed in Formgrader is in it."""
+    import pandas as pd
+
+    from dlcourse_grading.report import build_report
+
+    html_path, csv_path = build_report(classroom.course, tmp_path)
+    grades = pd.read_csv(csv_path, index_col="student")
+    assert grades.loc[CAROL, f"{CH.id}:{WRITTEN}"] == 2
+    assert grades.loc[ALICE, f"{CH.id}:test_mlp_forward"] == 2 and grades.loc[BOB, f"{CH.id}:test_mlp_forward"] == 0
+    assert "data:image/png;base64," in html_path.read_text()
+
+
 def test_students_fetch_feedback_without_hidden_tests(classroom):
     assert classroom.seen["release_feedback"]["success"]
     for student in (ALICE, BOB, CAROL):
