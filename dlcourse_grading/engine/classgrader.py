@@ -25,7 +25,7 @@ from pathlib import Path
 import nbformat
 
 from dlcourse.chapters import ROOT
-from dlcourse_grading.engine import sandbox
+from dlcourse_grading.engine import fastpaths, sandbox
 from dlcourse_grading.engine.provisioner import ENV_LIMITS, ENV_UID
 from dlcourse_grading.engine.zygote import ENV_SOCKET, gpu_present
 from dlcourse_grading.paths import db_url
@@ -95,6 +95,7 @@ def _init_worker(root: str, limits: dict, fork: bool, counter) -> None:
 
     KernelProvisionerFactory.instance().default_provisioner_name = "course-fork"
     _worker["config"] = _nbgrader_config(root)
+    fastpaths.install()
 
 
 def _stop_worker() -> None:
