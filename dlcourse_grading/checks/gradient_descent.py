@@ -248,11 +248,11 @@ _GD_FUNCTIONS = {  # name: (TensorFlow function, NumPy gradient)
 _GD_CASES = [  # function, start (or a function making it), learning rate, steps
     ("the bowl x**2 + 10 y**2", [1.0, 1.0], 0.02, 30),
     ("the bowl x**2 + 10 y**2", (-2.0, 0.5), 0.09, 25),
-    ("the bowl x**2 + 10 y**2", np.array([0.3, -0.2], np.float32), 0.104, 40),
-    ("a rotated quadratic 0.5 p.Ap + b.p", lambda: tf.constant([2.0, -1.0]), 0.1, 40),
-    ("the Rosenbrock function", np.array([-1.2, 1.0]), 1e-3, 150),
-    ("sin(x) cos(y) + 0.05 (x**2 + y**2)", lambda: tf.constant([1.0, 2.5], tf.float64), 0.3, 50),
-    ("the saddle x**2 - y**2 + y**4 / 4", [0.5, 1e-3], 0.1, 60),
+    ("the bowl x**2 + 10 y**2", np.array([0.3, -0.2], np.float32), 0.104, 30),
+    ("a rotated quadratic 0.5 p.Ap + b.p", lambda: tf.constant([2.0, -1.0]), 0.1, 30),
+    ("the Rosenbrock function", np.array([-1.2, 1.0]), 1e-3, 60),
+    ("sin(x) cos(y) + 0.05 (x**2 + y**2)", lambda: tf.constant([1.0, 2.5], tf.float64), 0.3, 30),
+    ("the saddle x**2 - y**2 + y**4 / 4", [0.5, 1e-3], 0.1, 40),
     ("a weighted 3-D bowl sum(w (p - c)**2)", [0.0, 0.0, 0.0], 0.1, 30),
     ("the bowl x**2 + 10 y**2", [1.0, -1.0], 0.05, 0),
 ]

@@ -12,6 +12,7 @@ process that loaded CUDA libraries is not safe, so there the grader starts kerne
 """
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -113,6 +114,10 @@ def serve(path: str) -> None:
 
     ctypes.CDLL(None).prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG: go when the grader goes
     preload()
+    # The preloaded heap (400k objects) moves out of the collector's sight: a kernel's full
+    # collections then neither walk it (0.1 s each) nor copy its pages on write.
+    gc.collect()
+    gc.freeze()
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(path)
     os.chmod(path, 0o600)
