@@ -5,6 +5,8 @@ import pytest
 from dlcourse_grading.checks import gradient_descent as gd
 
 OPTIMIZERS = [gd._SGD, gd._RMSPROP, gd._ADAM]
+# Keras' variables warn about NumPy 2's copy keyword on every conversion; not ours to fix.
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
 @pytest.mark.parametrize("opt", OPTIMIZERS, ids=lambda o: o.name)

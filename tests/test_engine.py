@@ -53,3 +53,35 @@ def test_one_worker_gives_the_scores_the_class_gets(tmp_path):
     assert not [j for j in run.jobs if j.error]
     expected = expected_table([ch])
     assert score_table(tmp_path, [ch]).reindex_like(expected).equals(expected)
+
+
+def test_quick_start_client_is_ready_with_iopub_connected_and_drained():
+    """grade-class's kernel client returns from wait_for_ready without jupyter_client's fixed
+    waits; then the first IOPub message is already an answer to the next request (nothing stale
+    left over) and that request's output arrives (IOPub is subscribed)."""
+    import asyncio
+
+    from jupyter_client.manager import AsyncKernelManager
+
+    async def first_messages():
+        km = AsyncKernelManager(kernel_name="python3",
+                                client_class="dlcourse_grading.engine.client.QuickStartClient")
+        await km.start_kernel()
+        kc = km.client()
+        kc.start_channels()
+        try:
+            await kc.wait_for_ready(timeout=60)
+            request = kc.execute("print('hello')")
+            messages = []
+            while not (messages and messages[-1]["msg_type"] == "status"
+                       and messages[-1]["content"]["execution_state"] == "idle"):
+                messages.append(await kc.get_iopub_msg(timeout=30))
+            return type(kc).__name__, request, messages
+        finally:
+            kc.stop_channels()
+            await km.shutdown_kernel(now=True)
+
+    client, request, messages = asyncio.run(first_messages())
+    assert client == "QuickStartClient"
+    assert all(m["parent_header"].get("msg_id") == request for m in messages), [m["msg_type"] for m in messages]
+    assert any(m["msg_type"] == "stream" and m["content"]["text"] == "hello\n" for m in messages)

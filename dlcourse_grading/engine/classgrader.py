@@ -113,6 +113,7 @@ def _nbgrader_config(root: str):
     config.CourseDirectory.root = root
     config.CourseDirectory.db_url = db_url(Path(root))
     config.NbGrader.logfile = ""
+    config.AsyncKernelManager.client_class = "dlcourse_grading.engine.client.QuickStartClient"
     return config
 
 
