@@ -33,6 +33,7 @@ from dlcourse_grading.engine.classgrader import grade_class
 from dlcourse_grading.engine.provisioner import tree_rss
 from dlcourse_grading.grading import prepare_course, score_table
 from dlcourse_grading.nbgrader_cli import nbgrader
+from dlcourse_grading.settings import GradingSettings
 from dlcourse_grading.notebook import nbgrader_meta
 
 #: Share of each kind of submission in a chapter's class (the rest are correct).
@@ -133,7 +134,8 @@ def main() -> int:
         print(f"  {serial_s:.1f} s", flush=True)
         print("grading with `course grade-class` ...", flush=True)
         with PeakMemory() as engine_mem:
-            run = grade_class(engine_root, [ch.id for ch in chapters], workers=args.workers, progress=False)
+            run = grade_class(GradingSettings.load(engine_root, workers=args.workers),
+                              [ch.id for ch in chapters], progress=False)
         engine_s = run.seconds
         print(f"  {engine_s:.1f} s", flush=True)
 

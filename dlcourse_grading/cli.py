@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
 import time
@@ -54,7 +53,8 @@ def cmd_release(args) -> int:
 def cmd_grade(args) -> int:
     from dlcourse_grading.grading import grade_notebook
 
-    results = grade_notebook(Path(args.notebook).resolve(), args.assignment)
+    results = grade_notebook(Path(args.notebook).resolve(), args.assignment, student=args.student,
+                             cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout)
     json.dump({"assignment": args.assignment, "notebook": str(args.notebook),
                "points": sum(r.points for r in results), "max_points": sum(r.max_points for r in results),
                "cells": [r.to_dict() for r in results]}, sys.stdout, indent=2)
@@ -68,24 +68,24 @@ def cmd_grade_class(args) -> int:
     from dlcourse_grading.engine import classgrader, sandbox
     from dlcourse_grading.grading import class_results
     from dlcourse_grading.nbgrader_cli import nbgrader
+    from dlcourse_grading.settings import GradingSettings
 
-    root = Path(args.root).resolve()
+    settings = GradingSettings.load(args.root, workers=args.workers, fork=False if args.no_fork else None,
+                                    cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout,
+                                    memory_mb=args.memory_mb)
+    root = settings.root
     assignments = args.assignments or [ch.id for ch in available_chapters()]
-    fork = False if args.no_fork else None  # None: fork unless a GPU is present
-    limits = sandbox.Limits(cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout,
-                            memory_mb=args.memory_mb)
-    run = classgrader.grade_class(root, assignments, args.student or None, args.workers, limits, fork=fork)
+    run = classgrader.grade_class(settings, assignments, args.student or None)
     jobs = run.jobs
     if not jobs:
         print("no submissions found under submitted/STUDENT/ASSIGNMENT/")
         return 1
-    results = class_results(root, jobs)
-    nbgrader("export", f"--CsvExportPlugin.to={root / 'grades.csv'}", root=root)
-    workers = max(1, min(args.workers or os.cpu_count() or 1, len(jobs)))
+    results = class_results(root, jobs, settings.db_url)
+    nbgrader("export", f"--CsvExportPlugin.to={root / 'grades.csv'}", root=root, db_url=settings.db_url)
     for warning in run.warnings:
         print(f"warning: {warning}")
     print(f"graded {len(jobs)} notebooks in {run.seconds:.1f} s ({run.seconds / len(jobs):.2f} s per notebook, "
-          f"{workers} workers, kernels {'forked from a TensorFlow-loaded zygote' if run.fork else 'started normally'})")
+          f"{run.workers} workers, kernels {'forked from a TensorFlow-loaded zygote' if run.fork else 'started normally'})")
     print("protections: " + "; ".join(sandbox.protections(run.limits, run.fork)))
     totals = results.groupby(["assignment", "student"])[["points", "max_points"]].sum()
     with pd.option_context("display.width", 200, "display.max_rows", 500, "display.max_colwidth", 90):
@@ -101,7 +101,7 @@ def cmd_grade_class(args) -> int:
                     print(f"  {a} / {s}: {extra}")
         else:
             print("every test cell ran to a pass or an ordinary failure")
-    print(f"\ngradebook: {root / 'gradebook.db'}\nfeedback:  {root / 'feedback'}\ngrades:    {root / 'grades.csv'}")
+    print(f"\ngradebook: {settings.db_url}\nfeedback:  {root / 'feedback'}\ngrades:    {root / 'grades.csv'}")
     return 0
 
 
@@ -190,15 +190,19 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("grade", help="grade one notebook, print JSON per test cell")
     p.add_argument("notebook")
     p.add_argument("assignment")
+    p.add_argument("--student", default="student", help="the student id its grades are recorded under")
+    p.add_argument("--cell-timeout", type=int, default=None, help="seconds per cell (default: grading_config.py's)")
+    p.add_argument("--notebook-timeout", type=int, default=None, help="seconds per notebook (default: grading_config.py's)")
     p.set_defaults(func=cmd_grade)
     p = sub.add_parser("grade-class", help="grade submitted/ in parallel into nbgrader's gradebook")
     p.add_argument("assignments", nargs="*", help="assignment ids (default: every chapter present)")
     p.add_argument("--student", action="append", help="regrade only this student (repeatable)")
     p.add_argument("--workers", type=int, default=None, help="parallel workers (default: one per core)")
     p.add_argument("--root", default=str(ROOT), help="nbgrader course directory (default: the repository)")
-    p.add_argument("--cell-timeout", type=int, default=120)
-    p.add_argument("--notebook-timeout", type=int, default=600)
-    p.add_argument("--memory-mb", type=int, default=1536)
+    p.add_argument("--cell-timeout", type=int, default=None, help="seconds per cell (default: grading_config.py's)")
+    p.add_argument("--notebook-timeout", type=int, default=None,
+                   help="seconds per notebook (default: grading_config.py's)")
+    p.add_argument("--memory-mb", type=int, default=None, help="resident MiB per kernel (default: 1536)")
     p.add_argument("--no-fork", action="store_true", help="start every kernel normally (the safe, slow path)")
     p.set_defaults(func=cmd_grade_class)
     p = sub.add_parser("report", help="instructor report from the gradebook (HTML + grades per exercise)")

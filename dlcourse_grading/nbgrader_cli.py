@@ -11,19 +11,21 @@ import subprocess
 from pathlib import Path
 
 from dlcourse.chapters import ROOT
-from dlcourse_grading.paths import VENV_BIN, db_url
+from dlcourse_grading.paths import VENV_BIN
+from dlcourse_grading.settings import default_db_url
 
 
 class NbgraderError(RuntimeError):
     pass
 
 
-def nbgrader(*args: str, root: Path = ROOT, log: Path | None = None) -> str:
-    """Run `nbgrader ARGS` for the course at `root`; return its log, raise if it fails."""
+def nbgrader(*args: str, root: Path = ROOT, db_url: str | None = None, log: Path | None = None) -> str:
+    """Run `nbgrader ARGS` for the course at `root` (and its gradebook: `db_url`, by default
+    COURSE_DB_URL or the SQLite file in `root`); return its log, raise if it fails."""
     root = Path(root).resolve()
     env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     cmd = [str(VENV_BIN / "nbgrader"), *args,
-           f"--CourseDirectory.root={root}", f"--CourseDirectory.db_url={db_url(root)}"]
+           f"--CourseDirectory.root={root}", f"--CourseDirectory.db_url={db_url or default_db_url(root)}"]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     output = proc.stdout + proc.stderr
     if log is not None:

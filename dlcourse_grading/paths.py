@@ -12,5 +12,11 @@ GRADEBOOK = ROOT / "gradebook.db"
 MANIFEST = ROOT / "manifest.json"
 
 
-def db_url(root: Path) -> str:
-    return f"sqlite:///{Path(root).resolve() / 'gradebook.db'}"
+
+def venv_on_path() -> None:
+    """nbgrader runs `alembic` from PATH when it creates a gradebook: make it this venv's."""
+    import os
+
+    entries = os.environ.get("PATH", "").split(os.pathsep)
+    if str(VENV_BIN) not in entries:
+        os.environ["PATH"] = os.pathsep.join([str(VENV_BIN), *entries])

@@ -21,14 +21,14 @@ import pandas as pd  # noqa: E402
 from nbgrader.api import Gradebook, MissingEntry  # noqa: E402
 
 from dlcourse.chapters import chapter as find_chapter  # noqa: E402
-from dlcourse_grading.paths import db_url  # noqa: E402
+from dlcourse_grading.settings import default_db_url  # noqa: E402
 from dlcourse_grading.results import collect  # noqa: E402
 
 
 def gradebook_scores(root: Path) -> pd.DataFrame:
     """One row per (assignment, student, cell) for every graded cell in the gradebook."""
     rows = []
-    with Gradebook(db_url(root)) as gb:
+    with Gradebook(default_db_url(root)) as gb:
         for assignment in gb.assignments:
             for submission in gb.assignment_submissions(assignment.name):
                 for nb in submission.notebooks:
@@ -43,7 +43,7 @@ def gradebook_scores(root: Path) -> pd.DataFrame:
 def not_graded(root: Path) -> pd.DataFrame:
     """Submissions in submitted/ that have no autograded version (yet)."""
     rows = []
-    with Gradebook(db_url(root)) as gb:
+    with Gradebook(default_db_url(root)) as gb:
         assignments = [a.name for a in gb.assignments]
         for folder in sorted((root / "submitted").glob("*/*")):
             if folder.name not in assignments or not folder.is_dir():
@@ -70,7 +70,7 @@ def failure_messages(root: Path, scores: pd.DataFrame, top: int = 3) -> pd.DataF
             ch = find_chapter(assignment)
         except KeyError:
             continue
-        for r in collect(root, assignment, student, ch.id, ch.source):
+        for r in collect(root, default_db_url(root), assignment, student, ch.id, ch.source):
             if r.points < r.max_points:
                 rows.append({"assignment": assignment, "test cell": r.grade_id, "status": r.status,
                              "message": (r.message.splitlines() or [""])[0][:160]})

@@ -74,9 +74,10 @@ def _sources_by_grade_id(path: Path) -> dict[str, str] | None:
     return {nbgrader_meta(c).get("grade_id"): c.get("source", "") for c in nb.cells if nbgrader_meta(c).get("grade_id")}
 
 
-def collect(root: Path, assignment: str, student: str, notebook: str, source_nb: Path,
-            submitted_nb: Path | None = None) -> list[CellResult]:
-    """Results for every test cell of the source notebook, in notebook order."""
+def collect(root: Path, db_url: str, assignment: str, student: str, notebook: str, source_nb: Path,
+            submitted_nb: Path | None = None, lost: str = "") -> list[CellResult]:
+    """Results for every test cell of the source notebook, in notebook order. `lost` is the
+    reason when no grading worker could finish the submission."""
     root = Path(root)
     source = read_assignment(source_nb)
     autograded_path = root / "autograded" / student / assignment / f"{notebook}.ipynb"
@@ -90,7 +91,7 @@ def collect(root: Path, assignment: str, student: str, notebook: str, source_nb:
     submitted = submitted or {}
 
     results = []
-    with Gradebook(f"sqlite:///{root.resolve() / 'gradebook.db'}") as gb:
+    with Gradebook(db_url) as gb:
         for test in source.test_cells:
             try:
                 grade = gb.find_grade(test.grade_id, notebook, assignment, student)
@@ -99,7 +100,9 @@ def collect(root: Path, assignment: str, student: str, notebook: str, source_nb:
                 points = 0.0
             outcome, message = _outcome(autograded.get(test.grade_id), points, test.points)
             status = outcome
-            if unreadable:
+            if lost:
+                message = lost
+            elif unreadable:
                 status = "missing"
                 message = "your notebook file could not be read (invalid or empty); it was graded as the untouched assignment"
             elif outcome not in ("crashed", "timeout", "tampered"):

@@ -15,13 +15,12 @@ from nbgrader.api import Gradebook
 from dlcourse_grading import example_class
 from dlcourse_grading.engine.classgrader import grade_class
 from dlcourse_grading.engine import sandbox
-from dlcourse_grading.engine.sandbox import Limits
 from dlcourse_grading.grading import class_results, expected_table, prepare_course
-from dlcourse_grading.paths import db_url
+from dlcourse_grading.settings import GradingSettings
 from tests.adversarial import CASES, CH, SNOOPER, TESTS, snoop_report, write_adversarial_class, write_snooper
 from tests.conftest import ADVERSARIAL_ROWS
 
-LIMITS = Limits(cell_timeout=10, notebook_timeout=240, memory_mb=1024)
+LIMITS = dict(cell_timeout=10, notebook_timeout=240, memory_mb=1024)
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +33,7 @@ def graded(tmp_path_factory):
         server.bind(("127.0.0.1", 0))
         server.listen()
         write_snooper(root, server.getsockname()[1])
-        run = grade_class(root, [CH.id], limits=LIMITS, progress=False)
+        run = grade_class(GradingSettings.load(root, workers=2, **LIMITS), [CH.id], progress=False)
     jobs = run.jobs
     results = class_results(root, jobs)
     print("\nseconds per submission: " + ", ".join(f"{j.student} {j.seconds:.1f}" for j in jobs))
@@ -77,7 +76,7 @@ def test_attacked_part_scores_zero_with_a_clear_status(graded, case):
 
 def test_gradebook_has_a_row_for_every_student_and_test_cell(graded):
     root, jobs, _, _ = graded
-    with Gradebook(db_url(root)) as gb:
+    with Gradebook(GradingSettings.load(root).db_url) as gb:
         for job in jobs:
             grades = {g.name: g for g in gb.find_submission_notebook(CH.id, CH.id, job.student).grades}
             for grade_id in TESTS:

@@ -33,7 +33,7 @@ from dlcourse_grading.engine import sandbox
 from dlcourse_grading.engine.classgrader import grade_class
 from dlcourse_grading.hub import Hub
 from dlcourse_grading.notebook import nbgrader_meta, read_assignment, strip_solution_markers
-from dlcourse_grading.paths import db_url
+from dlcourse_grading.settings import GradingSettings, sqlite_url as db_url
 from tests import browser
 from tests.conftest import CLASSROOM_ROWS
 
@@ -119,7 +119,7 @@ def _round_trip(room, hub, chromium, steps):
 
     seen["collect"] = instructor.formgrader("POST", f"assignment/{CH.id}/collect")
     steps.done("instructor: collect")
-    seen["graded"] = grade_class(room.course, [CH.id], progress=False)  # as root: student code unprivileged
+    seen["graded"] = grade_class(GradingSettings.load(room.course), [CH.id], progress=False)  # as root: unprivileged kernels
     steps.done("course grade-class (as root)")
     seen["generate_feedback"] = instructor.formgrader("POST", f"assignment/{CH.id}/generate_feedback")
     seen["release_feedback"] = instructor.formgrader("POST", f"assignment/{CH.id}/release_feedback")

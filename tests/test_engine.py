@@ -45,11 +45,12 @@ def test_one_worker_gives_the_scores_the_class_gets(tmp_path):
     from dlcourse_grading.engine.classgrader import grade_class
     from dlcourse_grading.example_class import write_class
     from dlcourse_grading.grading import expected_table, prepare_course, score_table
+    from dlcourse_grading.settings import GradingSettings
 
     ch = chapter(1)
     prepare_course(tmp_path, [ch])
     write_class(ch, tmp_path)
-    run = grade_class(tmp_path, [ch.id], workers=1, progress=False)
+    run = grade_class(GradingSettings.load(tmp_path, workers=1), [ch.id], progress=False)
     assert not [j for j in run.jobs if j.error]
     expected = expected_table([ch])
     assert score_table(tmp_path, [ch]).reindex_like(expected).equals(expected)

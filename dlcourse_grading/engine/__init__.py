@@ -7,5 +7,10 @@
 - :mod:`.zygote` and :mod:`.provisioner`: kernels forked from a process that has already
   imported TensorFlow (a jupyter_client kernel provisioner), each in a fresh process with limits.
 - :mod:`.sandbox`: the limits and the unprivileged user.
+- :mod:`.protocol`: what travels between coordinator and workers (a submission with what grading
+  needs; the outcome nbgrader computed), plain data.
+- :mod:`.worker`: grades one submission in a private course directory and gradebook.
+- :mod:`.pool`: local worker processes; a worker that dies costs only its submission.
+- :mod:`.recorder`: the gradebook's one writer (one transaction per submission).
 - :mod:`.classgrader`: grade a whole class in parallel with a progress bar.
 """

@@ -1,47 +1,45 @@
 """Grade a whole class in parallel with nbgrader's own Autograde and GenerateFeedback.
 
-Each worker process owns a kernel fork server (a zygote that has imported TensorFlow once) and
-runs nbgrader's converters in-process, one submission at a time; the kernels it starts are
-forked from its zygote, so no submission pays the TensorFlow import. Scores go to nbgrader's
-gradebook exactly as `nbgrader autograde` would put them there: it is the same pipeline
-(grading_config.py), with the same preprocessors and timeouts.
+The coordinator (this module) finds the submissions, packs each one with what grading needs
+(:class:`~.protocol.Submission`), hands them to workers (:mod:`.pool`: one process per core,
+each with a kernel fork server that imported TensorFlow once; :mod:`.worker`) and writes every
+:class:`~.protocol.Outcome` into nbgrader's gradebook, ``autograded/`` and ``feedback/``
+itself (:mod:`.recorder`), one transaction per submission. Scores are exactly what
+`nbgrader autograde` gives: the same pipeline (grading_config.py), preprocessors and limits,
+the limits being the run's :class:`~dlcourse_grading.settings.GradingSettings`.
 """
 from __future__ import annotations
 
-import ctypes
-import json
-import multiprocessing as mp
 import os
 import shutil
-import signal
-import subprocess
 import sys
-import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import nbformat
 
-from dlcourse.chapters import ROOT
-from dlcourse_grading.engine import fastpaths, sandbox
-from dlcourse_grading.engine.provisioner import ENV_LIMITS, ENV_UID
-from dlcourse_grading.engine.zygote import ENV_SOCKET, gpu_present
-from dlcourse_grading.paths import db_url
+from dlcourse.chapters import COURSE_ID
+from dlcourse_grading.engine import sandbox
+from dlcourse_grading.engine.pool import LocalPool
+from dlcourse_grading.engine.protocol import Outcome
+from dlcourse_grading.engine.recorder import Recorder
+from dlcourse_grading.engine.zygote import gpu_present
+from dlcourse_grading.paths import venv_on_path
 
-PR_SET_CHILD_SUBREAPER = 36
 UNREADABLE_SUFFIX = ".unreadable"
 
 
 @dataclass
 class Run:
-    """What a grading run did: its submissions, and the protections it could apply."""
+    """What a grading run did: its submissions, and the protections its workers applied (read
+    back from their pipelines, not from the settings)."""
     jobs: list
     limits: sandbox.Limits
     fork: bool
     warnings: list[str]
     seconds: float = 0.0
+    workers: int = 1
 
 
 @dataclass
@@ -51,120 +49,8 @@ class Job:
     seconds: float = 0.0
     error: str = ""
     notes: list[str] = field(default_factory=list)
-
-
-# ----------------------------------------------------------------------------- worker side
-
-_worker: dict = {}
-
-
-def _start_zygote(workdir: str) -> subprocess.Popen:
-    path = os.path.join(workdir, "zygote.sock")
-    proc = subprocess.Popen([sys.executable, "-m", "dlcourse_grading.engine.zygote", path],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    line = proc.stdout.readline().strip()
-    if line != "ready":
-        raise RuntimeError("the kernel fork server did not start")
-    os.environ[ENV_SOCKET] = path
-    return proc
-
-
-def _init_worker(root: str, limits: dict, fork: bool, counter) -> None:
-    """Runs once in each worker process."""
-    import dlcourse  # noqa: F401  (quiet TensorFlow switches for the kernels' environment)
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphans of student code come back to us
-    with counter.get_lock():
-        counter.value += 1
-        number = counter.value
-    os.environ[ENV_LIMITS] = json.dumps(limits)
-    os.environ.pop(ENV_SOCKET, None)
-    if sandbox.is_root() and limits.get("drop_privileges", True):
-        os.environ[ENV_UID] = str(sandbox.STUDENT_UID_BASE + number)
-    _worker["tmp"] = tempfile.mkdtemp(prefix="course-worker-")
-    _worker["zygote"] = None
-    if fork:
-        try:
-            _worker["zygote"] = _start_zygote(_worker["tmp"])
-        except Exception as exc:  # noqa: BLE001 - the safe path: kernels started normally
-            os.environ.pop(ENV_SOCKET, None)
-            print(f"warning: kernel fork server unavailable ({exc}); starting kernels normally", file=sys.stderr)
-    mp.util.Finalize(None, _stop_worker, exitpriority=10)
-    from jupyter_client.provisioning import KernelProvisionerFactory
-
-    KernelProvisionerFactory.instance().default_provisioner_name = "course-fork"
-    _worker["config"] = _nbgrader_config(root)
-    fastpaths.install()
-
-
-def _stop_worker() -> None:
-    zygote = _worker.get("zygote")
-    if zygote and zygote.poll() is None:
-        zygote.terminate()
-        zygote.wait(10)
-    shutil.rmtree(_worker.get("tmp", ""), ignore_errors=True)
-
-
-def _nbgrader_config(root: str):
-    from traitlets.config.loader import PyFileConfigLoader
-
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
-    config.CourseDirectory.root = root
-    config.CourseDirectory.db_url = db_url(Path(root))
-    config.NbGrader.logfile = ""
-    config.AsyncKernelManager.client_class = "dlcourse_grading.engine.client.QuickStartClient"
-    return config
-
-
-def _kill_strays() -> None:
-    """Kill every process left behind by student code (adopted by us as subreaper)."""
-    import psutil
-
-    zygote = _worker.get("zygote")
-    keep = {zygote.pid} if zygote else set()
-    for child in psutil.Process().children(recursive=False):
-        if child.pid in keep:
-            continue
-        try:
-            for proc in child.children(recursive=True) + [child]:
-                proc.kill()
-        except psutil.Error:
-            pass
-    for _ in range(50):  # reap them, so none lingers as a zombie
-        try:
-            pid, _status = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            break
-        if pid == 0:
-            break
-
-
-def _run_converter(kind: str, assignment: str, student: str) -> None:
-    from nbgrader.converters import Autograde, GenerateFeedback
-    from nbgrader.coursedir import CourseDirectory
-
-    config = _worker["config"]
-    coursedir = CourseDirectory(config=config)
-    coursedir.assignment_id = assignment
-    coursedir.student_id = student
-    converter = (Autograde if kind == "autograde" else GenerateFeedback)(coursedir=coursedir, config=config)
-    converter.force = True
-    converter.start()
-
-
-def _grade(assignment: str, student: str) -> Job:
-    job = Job(assignment, student)
-    started = time.perf_counter()
-    for kind in ("autograde", "feedback"):
-        try:
-            _run_converter(kind, assignment, student)
-        except BaseException as exc:  # noqa: BLE001 - one submission's failure must not stop the class
-            job.error = job.error or f"{kind}: {type(exc).__name__}: {exc}"[:500]
-        finally:
-            _kill_strays()
-    job.seconds = time.perf_counter() - started
-    return job
+    status: str = "pending"   # graded, or lost (no worker could finish it: zeros, needs a look)
+    attempts: int = 0
 
 
 # ----------------------------------------------------------------------------- driver side
@@ -231,47 +117,89 @@ def unlock(root: Path, saved: list[tuple[Path, int]]) -> None:
                 os.chown(name, owner.st_uid, owner.st_gid)
 
 
-def grade_class(root: Path, assignments: list[str], students: list[str] | None = None,
-                workers: int | None = None, limits: sandbox.Limits = sandbox.Limits(),
-                progress: bool = True, fork: bool | None = None) -> Run:
-    """Grade every matching submission: one Job per submission (time, grader errors)."""
+def ensure_assignments(settings, assignments) -> list[str]:
+    """Every assignment in the gradebook (nbgrader's generate_assignment registers a missing one)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    from dlcourse_grading.nbgrader_cli import nbgrader
+
+    added = []
+    with Gradebook(settings.db_url, COURSE_ID) as gb:
+        missing = []
+        for assignment in sorted(assignments):
+            try:
+                gb.find_assignment(assignment)
+            except MissingEntry:
+                missing.append(assignment)
+    for assignment in missing:
+        nbgrader("generate_assignment", assignment, "--force", root=settings.root, db_url=settings.db_url)
+        added.append(f"{assignment} was not in the gradebook: registered with nbgrader generate_assignment")
+    return added
+
+
+def read_back(outcomes: list[Outcome], asked: sandbox.Limits) -> tuple[sandbox.Limits, bool, list[str]]:
+    """The limits and kernel start-up the workers reported, with a warning where they differ
+    from what was asked."""
+    applied = [o.applied for o in outcomes if o.applied]
+    if not applied:
+        return asked, False, []
+    names = {f.name for f in fields(sandbox.Limits)}
+    limits = replace(asked, **{k: v for k, v in applied[0].items() if k in names})
+    warnings = [f"the workers applied {k} = {getattr(limits, k)}, not {getattr(asked, k)}"
+                for k in sorted(names) if getattr(limits, k) != getattr(asked, k)]
+    if any(a != applied[0] for a in applied):
+        warnings.append("workers applied different limits: " + "; ".join(sorted({str(a) for a in applied})))
+    return limits, any(o.fork for o in outcomes), warnings
+
+
+def grade_class(settings, assignments: list[str], students: list[str] | None = None,
+                progress: bool = True, on_dispatch=None) -> Run:
+    """Grade every matching submission under ``settings.root``: one Job per submission.
+
+    `on_dispatch(submission, worker_pid)` is called as each submission goes to a worker."""
     started = time.perf_counter()
-    root = Path(root).resolve()
+    venv_on_path()
+    root = settings.root
     jobs = find_submissions(root, assignments, students)
     for job in jobs:
         make_readable(root, job, root / "release" / job.assignment)
-    fork = (not gpu_present()) if fork is None else fork
-    limits, warnings = sandbox.usable(limits)
-    if fork and gpu_present():
+    limits, warnings = sandbox.usable(settings.limits)
+    if settings.fork and gpu_present():
         warnings.append("a GPU is present: forking after CUDA libraries load is unsafe, so kernels start normally")
+        settings = replace(settings, fork=False)
+    settings = replace(settings, limits=limits, workers=max(1, min(settings.workers, len(jobs) or 1)))
+    warnings += ensure_assignments(settings, {j.assignment for j in jobs})
+    outcomes: list[Outcome] = []
     saved = lock_down(root)
     try:
-        return _grade_all(root, jobs, workers, limits, fork, warnings, progress, started)
+        with Recorder(settings, COURSE_ID) as recorder:
+            _grade_all(settings, jobs, recorder, outcomes, progress, on_dispatch)
     finally:
         unlock(root, saved)
+    applied, forked, differ = read_back(outcomes, settings.limits)
+    return Run(jobs, applied, forked, warnings + differ, time.perf_counter() - started, settings.workers)
 
 
-def _grade_all(root, jobs, workers, limits, fork, warnings, progress, started) -> Run:
-    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs) or 1))
-    counter = mp.get_context("spawn").Value("i", 0)
+def _grade_all(settings, jobs, recorder, outcomes, progress, on_dispatch) -> None:
+    by_key = {(j.assignment, j.student): j for j in jobs}
     bar = None
-    if progress:
+    if progress and jobs:
         from tqdm import tqdm
 
         bar = tqdm(total=len(jobs), unit="notebook", desc="grading", file=sys.stderr, dynamic_ncols=True)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                             initializer=_init_worker,
-                             initargs=(str(root), limits.to_dict(), fork, counter)) as pool:
-        futures = {pool.submit(_grade, j.assignment, j.student): j for j in jobs}
-        for future in as_completed(futures):
-            job = futures[future]
-            try:
-                result = future.result()
-                job.seconds, job.error = result.seconds, result.error
-            except BaseException as exc:  # noqa: BLE001 - a worker that died takes one submission with it
-                job.error = f"worker failed: {type(exc).__name__}: {exc}"
-            if bar:
-                bar.update(1)
+
+    def on_outcome(outcome: Outcome) -> None:
+        job = by_key[outcome.key]
+        job.seconds, job.error, job.status, job.attempts = (outcome.seconds, outcome.error,
+                                                            outcome.status, outcome.attempts)
+        try:
+            recorder.record(outcome)
+        except Exception as exc:  # noqa: BLE001 - this submission is not recorded; the rest are
+            job.error = f"recording the grades failed: {type(exc).__name__}: {exc}"[:500]
+        outcomes.append(outcome)
+        if bar:
+            bar.update(1)
+
+    LocalPool(settings, on_dispatch).run((recorder.submission(j.assignment, j.student) for j in jobs), on_outcome)
     if bar:
         bar.close()
-    return Run(jobs, limits, fork, warnings, time.perf_counter() - started)

@@ -6,6 +6,7 @@ so plain nbgrader, JupyterLab and GPU machines are unaffected.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -21,6 +22,9 @@ from dlcourse_grading.engine.zygote import ENV_SOCKET, request_kernel
 
 ENV_LIMITS = "COURSE_KERNEL_LIMITS"
 ENV_UID = "COURSE_KERNEL_UID"
+#: A folder where each running kernel leaves a file named by its pid: if the grading worker
+#: dies, the coordinator kills what is listed there (kernels run in their own sessions).
+ENV_PIDS = "COURSE_KERNEL_PIDS"
 
 
 class ForkedKernel:
@@ -113,13 +117,14 @@ class ForkProvisioner(LocalProvisioner):
         if not socket_path:
             return await super().launch_kernel(cmd, **kwargs)
         env = {k: v for k, v in (kwargs.get("env") or os.environ).items()
-               if k not in (ENV_SOCKET, ENV_LIMITS, ENV_UID)}  # student code never sees the grader's set-up
+               if k not in (ENV_SOCKET, ENV_LIMITS, ENV_UID, ENV_PIDS)}  # student code never sees the grader's set-up
         uid = int(os.environ[ENV_UID]) if os.environ.get(ENV_UID) else None
         self._workdir = private_workdir(str(kwargs.get("cwd") or os.getcwd()), uid)
         env.update(TMPDIR=self._workdir, MPLCONFIGDIR=self._workdir)
         limits = json.loads(os.environ.get(ENV_LIMITS, "{}"))
         pid = request_kernel(socket_path, cmd, env, self._workdir, limits, uid)
         self.process = ForkedKernel(pid)
+        self._pid_file = record_pid(pid)
         self.pid = self.pgid = pid  # the kernel called setsid(): its pid is its process group
         self.cwd = self._workdir
         self.memory_watch = MemoryWatch(pid, int(limits.get("memory_mb", 1536)))
@@ -137,10 +142,23 @@ class ForkProvisioner(LocalProvisioner):
         await super().cleanup(restart)
         if getattr(self, "memory_watch", None) is not None:
             self.memory_watch.stop()
+        if getattr(self, "_pid_file", None) and not restart:
+            with contextlib.suppress(OSError):
+                os.remove(self._pid_file)
         workdir = getattr(self, "_workdir", None)
         if workdir and not restart:
             shutil.rmtree(workdir, ignore_errors=True)
             self._workdir = None
+
+
+def record_pid(pid: int) -> str | None:
+    folder = os.environ.get(ENV_PIDS)
+    if not folder:
+        return None
+    path = os.path.join(folder, str(pid))
+    with open(path, "w"):
+        pass
+    return path
 
 
 def private_workdir(submission_dir: str, uid: int | None) -> str:

@@ -1,0 +1,221 @@
+"""A grading worker: grades one :class:`~.protocol.Submission` at a time, touching nothing shared.
+
+Each submission is graded by nbgrader's own Autograde and GenerateFeedback converters, with the
+course's pipeline (grading_config.py), in a private course directory of the worker's: the
+assignment's source files, the submission's files, and a private SQLite gradebook that holds
+the assignment (made once per assignment by nbgrader's GenerateAssignment, then copied) and what
+the real gradebook knows about this submission. What nbgrader computed there is read back into
+an :class:`~.protocol.Outcome`; the private directory is then removed. The worker never opens
+the course's gradebook or writes into the course directory, so any number of workers (local
+processes, or tasks on a cluster) can grade at once without a race, and only the coordinator
+writes.
+
+Kernels are forked from the worker's zygote (TensorFlow imported once), under the run's limits.
+"""
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from dlcourse_grading.engine import fastpaths, sandbox
+from dlcourse_grading.engine.protocol import NotebookOutcome, Outcome, Submission, read_tree, write_tree
+from dlcourse_grading.engine.provisioner import ENV_LIMITS, ENV_PIDS, ENV_UID
+from dlcourse_grading.engine.zygote import ENV_SOCKET
+from dlcourse_grading.paths import venv_on_path
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def nbgrader_config(settings):
+    """The course's nbgrader configuration with this run's limits in it: the one place where the
+    settings reach nbgrader's execute step."""
+    from dlcourse_grading.settings import course_config
+
+    config = course_config()
+    config.NbGrader.logfile = ""
+    config.RobustExecute.timeout = settings.limits.cell_timeout
+    config.RobustExecute.notebook_timeout = settings.limits.notebook_timeout
+    config.Execute.timeout = settings.limits.cell_timeout
+    config.AsyncKernelManager.client_class = "dlcourse_grading.engine.client.QuickStartClient"
+    return config
+
+
+class Worker:
+    """Owns a kernel fork server and a scratch folder; grades submissions one by one."""
+
+    def __init__(self, settings, number: int, home: str | None = None):
+        import dlcourse  # noqa: F401  (quiet TensorFlow switches for the kernels' environment)
+
+        self.settings, self.number = settings, number
+        self.home = Path(home or tempfile.mkdtemp(prefix="course-worker-"))
+        self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        (self.home / "kernels").mkdir(exist_ok=True)
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphans of student code come back to us
+        venv_on_path()  # for the gradebooks of the worker's templates
+        os.environ[ENV_LIMITS] = json.dumps(settings.limits.to_dict())
+        os.environ[ENV_PIDS] = str(self.home / "kernels")
+        os.environ.pop(ENV_SOCKET, None)
+        os.environ.pop(ENV_UID, None)
+        if sandbox.is_root() and settings.limits.drop_privileges:
+            os.environ[ENV_UID] = str(sandbox.STUDENT_UID_BASE + number)
+        self.zygote = self._start_zygote() if settings.fork else None
+        from jupyter_client.provisioning import KernelProvisionerFactory
+
+        KernelProvisionerFactory.instance().default_provisioner_name = "course-fork"
+        self.config = nbgrader_config(settings)
+        self.templates: dict[str, Path] = {}
+        fastpaths.install()
+
+    def _start_zygote(self) -> subprocess.Popen | None:
+        path = str(self.home / "zygote.sock")
+        proc = subprocess.Popen([sys.executable, "-m", "dlcourse_grading.engine.zygote", path],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        if proc.stdout.readline().strip() != "ready":
+            proc.kill()
+            print("warning: kernel fork server unavailable; starting kernels normally", file=sys.stderr)
+            return None
+        os.environ[ENV_SOCKET] = path
+        return proc
+
+    def close(self) -> None:
+        if self.zygote and self.zygote.poll() is None:
+            self.zygote.terminate()
+            self.zygote.wait(10)
+        shutil.rmtree(self.home, ignore_errors=True)
+
+    # ------------------------------------------------------------------ one submission
+
+    def grade(self, sub: Submission) -> Outcome:
+        started = time.perf_counter()
+        outcome = Outcome(sub.assignment, sub.student, attempts=sub.attempt, fork=self.zygote is not None)
+        course = Path(tempfile.mkdtemp(prefix="grading-", dir=self.home))
+        try:
+            self._prepare(course, sub)
+            for kind in ("autograde", "feedback"):
+                try:
+                    converter = self._run_converter(kind, course, sub.assignment, sub.student)
+                    if kind == "autograde":
+                        outcome.applied = applied_limits(converter)
+                except BaseException as exc:  # noqa: BLE001 - one submission's failure is its own
+                    outcome.error = outcome.error or f"{kind}: {type(exc).__name__}: {exc}"[:500]
+                finally:
+                    kill_strays(self.zygote)
+            self._read_back(course, sub, outcome)
+        except BaseException as exc:  # noqa: BLE001 - whatever went wrong is reported, not raised
+            outcome.error = outcome.error or f"grading: {type(exc).__name__}: {exc}"[:500]
+        finally:
+            shutil.rmtree(course, ignore_errors=True)
+        outcome.seconds = time.perf_counter() - started
+        return outcome
+
+    def _prepare(self, course: Path, sub: Submission) -> None:
+        from nbgrader.api import Gradebook
+
+        write_tree(course / "source" / sub.assignment, sub.source)
+        write_tree(course / "submitted" / sub.student / sub.assignment, sub.files)
+        shutil.copyfile(self._template(sub), course / "gradebook.db")
+        with Gradebook(_sqlite(course), self.config.CourseDirectory.course_id) as gb:
+            gb.update_or_create_student(sub.student)
+            submission = gb.add_submission(sub.assignment, sub.student, extension=sub.extension)
+            for nb in submission.notebooks:  # a manual grade already entered counts, as in nbgrader
+                for grade in nb.grades:
+                    grade.manual_score = sub.manual.get(nb.name, {}).get(grade.name, {}).get("score")
+                for comment in nb.comments:
+                    comment.manual_comment = sub.manual.get(nb.name, {}).get(comment.name, {}).get("comment")
+            gb.db.commit()
+
+    def _template(self, sub: Submission) -> Path:
+        """A gradebook holding the assignment, made once per assignment by GenerateAssignment."""
+        key = sub.source_digest()
+        if key not in self.templates:
+            from nbgrader.api import Gradebook
+
+            folder = self.home / "templates" / key
+            shutil.rmtree(folder, ignore_errors=True)
+            write_tree(folder / "source" / sub.assignment, sub.source)
+            self._run_converter("generate", folder, sub.assignment)
+            if sub.duedate:
+                with Gradebook(_sqlite(folder), self.config.CourseDirectory.course_id) as gb:
+                    gb.update_or_create_assignment(sub.assignment, duedate=sub.duedate)
+            self.templates[key] = folder / "gradebook.db"
+        return self.templates[key]
+
+    def _run_converter(self, kind: str, course: Path, assignment: str, student: str | None = None):
+        from nbgrader.converters import Autograde, GenerateAssignment, GenerateFeedback
+        from nbgrader.coursedir import CourseDirectory
+
+        config = self.config.copy()
+        config.CourseDirectory.root = str(course)
+        config.CourseDirectory.db_url = _sqlite(course)
+        coursedir = CourseDirectory(config=config)
+        coursedir.assignment_id = assignment
+        if student:
+            coursedir.student_id = student
+        converter = {"generate": GenerateAssignment, "autograde": Autograde,
+                     "feedback": GenerateFeedback}[kind](coursedir=coursedir, config=config)
+        converter.force = True
+        converter.start()
+        return converter
+
+    def _read_back(self, course: Path, sub: Submission, outcome: Outcome) -> None:
+        from nbgrader.api import Gradebook, MissingEntry
+
+        with Gradebook(_sqlite(course), self.config.CourseDirectory.course_id) as gb:
+            try:
+                submission = gb.find_submission(sub.assignment, sub.student)
+            except MissingEntry:
+                return
+            outcome.timestamp = submission.timestamp.isoformat() if submission.timestamp else None
+            for nb in submission.notebooks:
+                outcome.notebooks[nb.name] = NotebookOutcome(
+                    late_penalty=nb.late_submission_penalty,
+                    grades={g.name: g.auto_score for g in nb.grades},
+                    comments={c.name: c.auto_comment for c in nb.comments})
+        outcome.autograded = read_tree(course / "autograded" / sub.student / sub.assignment)
+        outcome.feedback = read_tree(course / "feedback" / sub.student / sub.assignment)
+
+
+def _sqlite(course: Path) -> str:
+    return f"sqlite:///{course / 'gradebook.db'}"
+
+
+def applied_limits(converter) -> dict:
+    """The limits read back from the execute step nbgrader actually ran (not from the settings)."""
+    from dlcourse_grading.engine.preprocessors import RobustExecute
+
+    for pp in converter.exporter._preprocessors:
+        if isinstance(pp, RobustExecute):
+            return {"cell_timeout": pp.timeout, "notebook_timeout": pp.notebook_timeout,
+                    **json.loads(os.environ.get(ENV_LIMITS, "{}")),
+                    "uid": int(os.environ[ENV_UID]) if os.environ.get(ENV_UID) else None}
+    return {}
+
+
+def kill_strays(zygote: subprocess.Popen | None) -> None:
+    """Kill every process left behind by student code (adopted by us as subreaper)."""
+    import psutil
+
+    keep = {zygote.pid} if zygote else set()
+    for child in psutil.Process().children(recursive=False):
+        if child.pid in keep:
+            continue
+        try:
+            for proc in child.children(recursive=True) + [child]:
+                proc.kill()
+        except psutil.Error:
+            pass
+    for _ in range(50):  # reap them, so none lingers as a zombie
+        try:
+            pid, _status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == 0:
+            break
