@@ -11,10 +11,15 @@ STAMP  := $(VENV)/.installed
 
 install: $(STAMP)
 
-$(STAMP): requirements.txt pyproject.toml
+# The course is two distributions, both editable here: the student one (student/: dlcourse) and the
+# grading one (the root's pyproject.toml: dlcourse_grading, `course`, the `course-fork` provisioner).
+# --no-deps: `dlcourse` must never be resolved from an index (PyPI has an unrelated project of that name).
+# Two steps, student first: it replaces an older single `dlcourse` install, whose removal takes `course` along.
+$(STAMP): requirements.txt pyproject.toml student/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e ./student
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 

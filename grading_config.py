@@ -82,4 +82,5 @@ c.RobustExecute.notebook_timeout = NOTEBOOK_TIMEOUT
 c.GenerateFeedback.preprocessors = [HideHiddenTests, GetGrades, CSSHTMLHeaderPreprocessor]
 # A grading kernel's first line: import what the checks use and snapshot it for tamper detection.
 c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:",
-                             "--IPKernelApp.exec_lines=['import dlcourse_grading.engine.guard as _guard; _guard.start()']"]
+                             "--IPKernelApp.exec_lines=['import dlcourse_grading.checks as _checks; _checks.load_all(); "
+                             "import dlcourse_grading.guard as _guard; _guard.start()']"]

@@ -11,7 +11,9 @@ from pathlib import Path
 COURSE_ID = "keras-dl-foundations"
 #: The seed every notebook and hidden check starts from.
 SEED = 1234
-#: Repository root (the package lives one level below it).
+#: Repository root (the package lives one level below it). In an installed copy of the student
+#: package (a student environment) this is site-packages: nothing there uses the chapter paths,
+#: and `Chapter.available` is simply False.
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -5,23 +5,41 @@ student accounts fetch, validate and submit through nbgrader's exchange; the cla
 with `course grade-class` (as root, so student code runs unprivileged) and feedback travels
 back through the exchange. `dlcourse_grading.hub` puts a JupyterHub in front of these accounts.
 The same per-account settings are what an instructor sets up on a real hub (README).
+
+Students see nothing of the instructor's: their servers, kernels and tools run from the student
+environment (`dlcourse_grading.student_env`: the requirements and `dlcourse`, no `dlcourse_grading`),
+built under the classroom's base; every home is private to its account (the instructor's holds the
+course's `source/` and `gradebook.db`); and while the classroom is up the repository itself (its
+`source/`, hidden checks and `.venv`) is closed to the students' group `course-students`, their
+primary group: the repository root's group becomes that group with no group permissions, so its
+members are refused while every other account (the instructor, the grader's unprivileged uids) keeps
+the access it had. `teardown()` (which `Hub.stop()` calls) restores the root's group and mode.
 """
 from __future__ import annotations
 
+import grp
 import json
 import os
 import pwd
 import secrets
 import shutil
+import stat
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from dlcourse.chapters import COURSE_ID, ROOT
+from dlcourse_grading import student_env
 from dlcourse_grading.paths import VENV_BIN
 
 INSTRUCTOR = "course-instructor"
 STUDENTS = ("course-alice", "course-bob", "course-carol")
+#: The students' primary group: refused by the repository while a classroom is up.
+STUDENTS_GROUP = "course-students"
+#: The repository root's group and mode before a classroom closed it (kept until restored, so a
+#: classroom that never reached its teardown is undone by the next one's).
+REPOSITORY_STATE = ROOT / ".hub" / "repository-before-classroom.json"
+SERVER_SETTINGS = ROOT / "classroom" / "server"
 
 INSTRUCTOR_CONFIG = """\
 # The course's settings, with this account's course directory and the shared exchange.
@@ -59,6 +77,29 @@ class Classroom:
         return self.base / "homes" / user
 
     @property
+    def student_env(self) -> Path:
+        """The students' Python environment (requirements + `dlcourse`), built by setup()."""
+        return self.base / "student-env"
+
+    def tools(self, user: str) -> Path:
+        """The folder of `user`'s Python and Jupyter tools: the instructor's venv or the student env."""
+        return VENV_BIN if user == INSTRUCTOR else self.student_env / "bin"
+
+    def server_command(self, user: str) -> list[str]:
+        """`user`'s single-user server (JupyterHub's Spawner.cmd)."""
+        if user == INSTRUCTOR:
+            return [str(VENV_BIN / "jupyterhub-singleuser")]
+        return [str(self.tools(user) / "python"), "-m", "jupyterhub.singleuser"]
+
+    def server_environment(self, user: str) -> dict[str, str]:
+        """`user`'s server environment (Spawner.environment). The student env carries its own copy of
+        classroom/server/'s settings in etc/jupyter/; the instructor's server reads them from here."""
+        env = {"PATH": f"{self.tools(user)}:/usr/bin:/bin", "PYTHONHASHSEED": "0"}
+        if user == INSTRUCTOR:
+            env["JUPYTER_CONFIG_PATH"] = str(SERVER_SETTINGS)  # lets Formgrader show inside JupyterLab
+        return env
+
+    @property
     def hub_state(self) -> Path:
         """The hub's database, cookie secret, pid files and the class password (root only)."""
         return self.base / "hub"
@@ -78,20 +119,31 @@ class Classroom:
         return path.read_text()
 
     def setup(self) -> None:
-        """Accounts, homes, the exchange and each account's nbgrader config (needs root)."""
+        """Accounts, homes, the exchange, each account's nbgrader config, the student environment,
+        and the repository closed to the students (needs root; `teardown()` reopens it)."""
+        base = Path(self.base).resolve()
+        if base == ROOT or ROOT in base.parents:
+            raise ValueError(f"the classroom must live outside the repository ({ROOT}), which students cannot read")
         self.exchange.mkdir(parents=True, exist_ok=True)
         os.chmod(self.exchange, 0o1777)  # everyone may write, nobody may remove others' files
         os.chmod(self.base, 0o755)
+        student_env.build(self.student_env)  # cached: rebuilt only when what it is made from changed
+        try:
+            grp.getgrnam(STUDENTS_GROUP)
+        except KeyError:
+            subprocess.run(["groupadd", STUDENTS_GROUP], check=True, capture_output=True)
         for user in (INSTRUCTOR, *STUDENTS):
             home = self.home(user)
+            group = [] if user == INSTRUCTOR else ["-g", STUDENTS_GROUP]
             try:
                 pwd.getpwnam(user)
                 # The class's accounts belong to this classroom: end what an earlier one left running.
                 subprocess.run(["pkill", "-KILL", "-u", user], capture_output=True)
-                subprocess.run(["usermod", "-d", str(home), user], check=True, capture_output=True)
+                subprocess.run(["usermod", "-d", str(home), *group, user], check=True, capture_output=True)
             except KeyError:
-                subprocess.run(["useradd", "-d", str(home), "-s", "/bin/sh", user], check=True, capture_output=True)
+                subprocess.run(["useradd", "-d", str(home), "-s", "/bin/sh", *group, user], check=True, capture_output=True)
             home.mkdir(parents=True, exist_ok=True)
+            home.chmod(0o700)  # private: the instructor's holds source/ and gradebook.db
             config = home / ".jupyter" / "nbgrader_config.py"
             config.parent.mkdir(parents=True, exist_ok=True)
             if user == INSTRUCTOR:
@@ -108,6 +160,43 @@ class Classroom:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(json.dumps(settings))
             self.give(user, home)
+        if INSTRUCTOR in grp.getgrnam(STUDENTS_GROUP).gr_mem:
+            subprocess.run(["gpasswd", "-d", INSTRUCTOR, STUDENTS_GROUP], check=True, capture_output=True)
+        self.hide_repository()
+
+    def teardown(self) -> None:
+        """Undo what setup() changed outside the classroom's base: end whatever the students left
+        running, then give the repository back its group and mode."""
+        for user in STUDENTS:
+            try:
+                pwd.getpwnam(user)
+            except KeyError:
+                continue
+            subprocess.run(["pkill", "-KILL", "-u", user], capture_output=True)
+        self.restore_repository()
+
+    @staticmethod
+    def hide_repository() -> None:
+        """Close the repository to the students: its root's group becomes theirs, with no group
+        permissions (a group's members get the group's bits, never the others'). Owner and other
+        bits stay as they were, so the instructor and the grader read it as before."""
+        gid = grp.getgrnam(STUDENTS_GROUP).gr_gid
+        before = ROOT.stat()
+        REPOSITORY_STATE.parent.mkdir(parents=True, exist_ok=True)
+        if not REPOSITORY_STATE.exists():  # else an earlier classroom's record of the original stands
+            REPOSITORY_STATE.write_text(json.dumps({"gid": before.st_gid, "mode": stat.S_IMODE(before.st_mode)}))
+        os.chown(ROOT, -1, gid)
+        os.chmod(ROOT, stat.S_IMODE(before.st_mode) & ~0o070)
+
+    @staticmethod
+    def restore_repository() -> None:
+        """The repository root's group and mode as they were before the first unrestored hide."""
+        if not REPOSITORY_STATE.exists():
+            return
+        saved = json.loads(REPOSITORY_STATE.read_text())
+        os.chown(ROOT, -1, saved["gid"])
+        os.chmod(ROOT, saved["mode"])
+        REPOSITORY_STATE.unlink()
 
     @staticmethod
     def give(user: str, path: Path) -> None:
@@ -117,9 +206,10 @@ class Classroom:
                 os.chown(name, account.pw_uid, account.pw_gid)
 
     def run(self, user: str, *args: str, cwd: Path | None = None) -> str:
-        """Run a command as `user` in their home (or cwd), with the course's tools on PATH."""
+        """Run a command as `user` in their home (or cwd), with their tools on PATH (a student's
+        from the student environment)."""
         home = self.home(user)
-        env = {"HOME": str(home), "USER": user, "PATH": f"{VENV_BIN}:/usr/bin:/bin",
+        env = {"HOME": str(home), "USER": user, "PATH": f"{self.tools(user)}:/usr/bin:/bin",
                "JUPYTER_CONFIG_DIR": str(home / ".jupyter"), "PYTHONHASHSEED": "0"}
         proc = subprocess.run(["runuser", "-u", user, "--", "env", "-i", *(f"{k}={v}" for k, v in env.items()), *args],
                               cwd=cwd or home, capture_output=True, text=True)
@@ -129,4 +219,4 @@ class Classroom:
 
     def nbgrader(self, user: str, *args: str) -> str:
         cwd = self.course if user == INSTRUCTOR else None
-        return self.run(user, str(VENV_BIN / "nbgrader"), *args, cwd=cwd)
+        return self.run(user, str(self.tools(user) / "nbgrader"), *args, cwd=cwd)

@@ -7,6 +7,7 @@
     course manifest [--check]           print the exercise manifest (or check manifest.json)
     course report [--root DIR]          instructor report (HTML) and a grades file per exercise
     course hub [--base DIR] [--port P]  a real JupyterHub classroom on loopback (as root)
+    course postgres start|stop          a throwaway PostgreSQL server for the gradebook (COURSE_DB_URL)
 """
 from __future__ import annotations
 
@@ -71,6 +72,7 @@ def cmd_grade_class(args) -> int:
     from dlcourse_grading.settings import GradingSettings
 
     settings = GradingSettings.load(args.root, workers=args.workers, fork=False if args.no_fork else None,
+                                    scheduler=args.scheduler,
                                     cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout,
                                     memory_mb=args.memory_mb)
     root = settings.root
@@ -110,6 +112,20 @@ def cmd_report(args) -> int:
 
     html_path, csv_path = build_report(Path(args.root), Path(args.out))
     print(f"report: {html_path}\ngrades by exercise: {csv_path}")
+    return 0
+
+
+def cmd_postgres(args) -> int:
+    from dlcourse_grading.pgserver import PostgresServer
+
+    server = PostgresServer(Path(args.dir))
+    if args.action == "start":
+        server.start()
+        print(f"PostgreSQL on 127.0.0.1:{server.port} (data {server.data}); use it with:\n"
+              f"export COURSE_DB_URL={server.url}")
+    else:
+        server.stop()
+        print("PostgreSQL stopped")
     return 0
 
 
@@ -204,11 +220,17 @@ def main(argv: list[str] | None = None) -> int:
                    help="seconds per notebook (default: grading_config.py's)")
     p.add_argument("--memory-mb", type=int, default=None, help="resident MiB per kernel (default: 1536)")
     p.add_argument("--no-fork", action="store_true", help="start every kernel normally (the safe, slow path)")
+    p.add_argument("--scheduler", default=None,
+                   help="grade on the Dask cluster of this scheduler (tcp://HOST:PORT) instead of local workers")
     p.set_defaults(func=cmd_grade_class)
     p = sub.add_parser("report", help="instructor report from the gradebook (HTML + grades per exercise)")
     p.add_argument("--root", default=str(ROOT), help="nbgrader course directory (default: the repository)")
     p.add_argument("--out", default=str(ROOT / "build" / "report"))
     p.set_defaults(func=cmd_report)
+    p = sub.add_parser("postgres", help="a throwaway PostgreSQL server on loopback for the gradebook")
+    p.add_argument("action", choices=["start", "stop"])
+    p.add_argument("--dir", default="/tmp/course-postgres", help="its data directory and log")
+    p.set_defaults(func=cmd_postgres)
     p = sub.add_parser("hub", help="start a real JupyterHub classroom on loopback (as root)")
     p.add_argument("--base", default="/srv/course-classroom", help="homes, exchange and hub state")
     p.add_argument("--port", type=int, default=None, help="public port (default: a free one)")

@@ -4,17 +4,23 @@ The hub runs as root with `classroom/jupyterhub_config.py`: configurable-http-pr
 registry, a shared-password login for the class, and a local spawner that starts each user's
 JupyterLab as their own account with nbgrader's extensions (Assignments, Formgrader, Validate).
 `Hub.user(name)` gives a client that talks to that user's server through the hub's proxy with the
-user's own API token, the way the browser does: tests drive nbgrader's server extensions with it.
+user's own API token, the way the browser does: tests drive nbgrader's server extensions with it,
+and run code in a user's kernel (`UserServer.run_in_kernel`). Stopping the hub ends the classroom:
+`Hub.stop()` also undoes what `Classroom.setup()` changed outside its base (the repository closed to
+the students).
 """
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -48,6 +54,10 @@ def free_port(span: int = 3) -> int:
         if port + span < 65535 and all(_free(port + i) for i in range(span)):
             return port
     raise RuntimeError("no free ports on loopback")
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _free(port: int) -> bool:
@@ -99,6 +109,50 @@ class UserServer:
     def formgrader(self, method: str, path: str, **kwargs):
         return self.request(method, "/formgrader/api/" + path, **kwargs).json()
 
+    def run_in_kernel(self, code: str, timeout: float = 180) -> str:
+        """Start a kernel on this user's server (REST), run `code` in it over the kernel's websocket
+        (Jupyter's message protocol, as JupyterLab does), shut it down; return what it printed.
+        Raises with the traceback if the code raised."""
+        import websocket  # websocket-client
+
+        kernel = self.request("POST", "/api/kernels", json={"name": "python3"}).json()["id"]
+        try:
+            ws = websocket.create_connection(
+                self.url.replace("http://", "ws://", 1) + f"/api/kernels/{kernel}/channels",
+                header=[f"Authorization: token {self.token}"], suppress_origin=True, timeout=timeout)
+            try:
+                msg_id = uuid.uuid4().hex
+                ws.send(json.dumps({
+                    "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": self.name,
+                               "session": uuid.uuid4().hex, "version": "5.3"},
+                    "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
+                    "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
+                                "allow_stdin": False, "stop_on_error": True}}))
+                out, error, deadline = [], None, time.monotonic() + timeout
+                while time.monotonic() < deadline:
+                    raw = ws.recv()
+                    if not isinstance(raw, str):  # binary frames carry buffers (widgets), not ours
+                        continue
+                    message = json.loads(raw)
+                    if message.get("parent_header", {}).get("msg_id") != msg_id:
+                        continue
+                    kind, content = message["msg_type"], message["content"]
+                    if kind == "stream" and content["name"] == "stdout":
+                        out.append(content["text"])
+                    elif kind == "error":
+                        error = "\n".join(content["traceback"])
+                    elif kind == "status" and content["execution_state"] == "idle":
+                        break
+                else:
+                    raise TimeoutError(f"{self.name}: the kernel did not finish in {timeout:.0f} s")
+            finally:
+                ws.close()
+        finally:
+            self.request("DELETE", f"/api/kernels/{kernel}")
+        if error:
+            raise RuntimeError(f"{self.name}: the code raised in the kernel:\n{error}")
+        return "".join(out)
+
 
 @dataclass
 class Hub:
@@ -106,13 +160,33 @@ class Hub:
     port: int = field(default_factory=free_port)
     service_token: str = field(default_factory=lambda: secrets.token_hex(32))
     process: subprocess.Popen | None = None
+    _handlers: dict = field(default_factory=dict, repr=False)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60) -> "Hub":
-        """Start the hub (as root) and wait until its API answers."""
+        """Start the hub (as root) and wait until its API answers. If it cannot, the classroom is
+        ended (`stop()`): nothing is left half up, the repository is reopened."""
+        self._end_on_termination()
+        try:
+            return self._start(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _end_on_termination(self) -> None:
+        """`kill` (SIGTERM) or a closed terminal (SIGHUP) ends the classroom as Ctrl-C does: they
+        raise KeyboardInterrupt in the main thread, so the caller's `finally: hub.stop()` runs and
+        the repository is reopened (by default both would end Python at once, skipping it)."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            if signal.getsignal(sig) is signal.SIG_DFL:
+                self._handlers[sig] = signal.signal(sig, _interrupt)
+
+    def _start(self, timeout: float) -> "Hub":
         install_proxy(self.room)
         self.room.hub_state.mkdir(mode=0o700, parents=True, exist_ok=True)
         env = {"PATH": f"{VENV_BIN}:{os.path.dirname(shutil.which('node') or '/usr/bin/node')}:/usr/bin:/bin",
@@ -136,14 +210,26 @@ class Hub:
         raise RuntimeError(f"jupyterhub did not answer in {timeout:.0f} s:\n{self.log_tail()}")
 
     def stop(self) -> None:
-        """Stop the hub; it stops the proxy and every user's server first."""
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        """Stop the hub (it stops the proxy and every user's server first), then end the classroom:
+        `Classroom.teardown()` ends what students left running and reopens the repository."""
+        main = threading.current_thread() is threading.main_thread()
+        if main:
+            for sig in self._handlers:  # a second signal must not cut the teardown short
+                signal.signal(sig, signal.SIG_IGN)
+        try:
+            if self.process and self.process.poll() is None:
+                self.process.send_signal(signal.SIGTERM)
+                try:
+                    self.process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                    self.process.wait()
+            self.room.teardown()
+        finally:
+            if main:
+                while self._handlers:
+                    sig, handler = self._handlers.popitem()
+                    signal.signal(sig, handler)
 
     def log_tail(self, chars: int = 4000) -> str:
         path = self.room.hub_state / "jupyterhub.log"

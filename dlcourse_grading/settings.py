@@ -42,10 +42,11 @@ class GradingSettings:
     limits: Limits = field(default_factory=Limits)
     workers: int = 1
     fork: bool = True
+    scheduler: str | None = None     # a Dask scheduler's address: grade on that cluster
 
     @classmethod
     def load(cls, root: Path | str = ROOT, *, db_url: str | None = None, workers: int | None = None,
-             fork: bool | None = None, **limits) -> "GradingSettings":
+             fork: bool | None = None, scheduler: str | None = None, **limits) -> "GradingSettings":
         """grading_config.py's values, overridden by every argument that is not None.
 
         `limits` are :class:`~dlcourse_grading.engine.sandbox.Limits` fields (cell_timeout,
@@ -58,7 +59,7 @@ class GradingSettings:
         chosen = replace(base, **{k: v for k, v in limits.items() if v is not None})
         return cls(root=Path(root).resolve(), db_url=db_url or default_db_url(root), limits=chosen,
                    workers=max(1, workers or os.cpu_count() or 1),
-                   fork=(not gpu_present()) if fork is None else fork)
+                   fork=(not gpu_present()) if fork is None else fork, scheduler=scheduler)
 
     def to_dict(self) -> dict:
         data = asdict(self)

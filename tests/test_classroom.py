@@ -14,12 +14,21 @@ runs as their own account with nbgrader's extensions. In order:
    (carol with the panel's Fetch Feedback button);
 6. the instructor, in Chromium: opens Formgrader, sees the submissions with their autograded
    scores, and enters a manual grade for carol's written answer.
+
+Students' servers run from the student environment (no `dlcourse_grading`) and the repository is
+closed to them while the hub is up: a kernel of a student's, started through the hub, proves it
+(`test_student_kernel_sees_nothing_of_the_instructors`).
 """
 from __future__ import annotations
 
 import datetime as dt
+import importlib.metadata
+import importlib.util
+import json
+import os
 import re
 import shutil
+import stat
 import tempfile
 import time
 from pathlib import Path
@@ -27,7 +36,7 @@ from pathlib import Path
 import pytest
 from nbgrader.api import Gradebook
 
-from dlcourse.chapters import COURSE_ID, chapter
+from dlcourse.chapters import COURSE_ID, ROOT, chapter
 from dlcourse_grading.classroom import INSTRUCTOR, Classroom
 from dlcourse_grading.engine import sandbox
 from dlcourse_grading.engine.classgrader import grade_class
@@ -70,22 +79,33 @@ class _Steps:
         self.last = now
 
 
+def repository_group_and_mode():
+    st = ROOT.stat()
+    return st.st_gid, stat.S_IMODE(st.st_mode)
+
+
 @pytest.fixture(scope="module")
 def classroom():
     # Not under pytest's tmp_path: that is private to root, and the class's accounts must reach it.
     base = Path(tempfile.mkdtemp(prefix="course-classroom-"))
     steps = _Steps()
     room = Classroom(base)
-    room.setup()
-    hub = Hub(room).start()
-    steps.done("accounts, homes, exchange; JupyterHub started")
-    browser.clear_output()
+    before = repository_group_and_mode()
+    hub = None
     try:
+        room.setup()
+        steps.done("accounts, homes, exchange, student environment; repository closed")
+        hub = room.hub = Hub(room).start()
+        steps.done("JupyterHub started")
+        browser.clear_output()
         with browser.browser() as chromium:
             yield from _round_trip(room, hub, chromium, steps)
     finally:
-        hub.stop()
+        if hub:
+            hub.stop()  # ends the classroom: Classroom.teardown()
+        room.teardown()
         shutil.rmtree(base, ignore_errors=True)
+    assert repository_group_and_mode() == before, "the repository's group and mode were not restored"
 
 
 def _round_trip(room, hub, chromium, steps):
@@ -287,6 +307,54 @@ def test_students_fetch_feedback_without_hidden_tests(classroom):
         text = pages[0].read_text()
         assert "BEGIN HIDDEN TESTS" not in text and "dlcourse_grading" not in text
         assert "collapse_dense_layers" in text
+
+
+# Run in a student's kernel: what it can import and read (PATHS is prepended).
+PROBE = """
+import json, os, sys
+seen = {"executable": sys.executable}
+try:
+    import dlcourse_grading
+    seen["import dlcourse_grading"] = "imported from " + dlcourse_grading.__file__
+except ModuleNotFoundError as error:
+    seen["import dlcourse_grading"] = type(error).__name__
+for name, path in PATHS.items():
+    try:
+        os.listdir(path) if name.endswith("/") else open(path, "rb").read(1)
+        seen[name] = "read"
+    except OSError as error:
+        seen[name] = type(error).__name__
+import dlcourse, keras
+seen["dlcourse"], seen["keras"] = dlcourse.__file__, keras.__version__
+print(json.dumps(seen))
+"""
+
+
+def test_student_kernel_sees_nothing_of_the_instructors(classroom):
+    """A kernel on alice's server, started through the hub's proxy with her token, cannot import the
+    grading package nor read the instructor's course or the repository; it has dlcourse and keras."""
+    private = {"instructor's course source/ notebook": classroom.course / "source" / CH.id / f"{CH.id}.ipynb",
+               "instructor's gradebook.db": classroom.course / "gradebook.db",
+               "repository source/ notebook": CH.source,
+               "repository hidden checks": ROOT / "dlcourse_grading" / "checks" / "activations.py",
+               "repository checks folder/": ROOT / "dlcourse_grading" / "checks",
+               "repository root/": ROOT,
+               "repository .venv/": ROOT / ".venv"}
+    paths = {name: str(path) for name, path in private.items()}
+    for name, path in paths.items():  # all there, and root reads them: a refusal below is the protection
+        os.listdir(path) if name.endswith("/") else open(path, "rb").read(1)
+    assert importlib.util.find_spec("dlcourse_grading")  # importable in the instructor's environment
+
+    started = time.perf_counter()
+    out = classroom.hub.user(ALICE).run_in_kernel(f"PATHS = {paths!r}\n{PROBE}")
+    CLASSROOM_ROWS.append(("alice's kernel via the hub: imports, reads refused", time.perf_counter() - started))
+    seen = json.loads(out.strip().splitlines()[-1])
+    assert seen["import dlcourse_grading"] == "ModuleNotFoundError", seen
+    for name in paths:
+        assert seen[name] == "PermissionError", (name, seen[name])
+    env = f"{classroom.student_env}/"
+    assert seen["executable"].startswith(env) and seen["dlcourse"].startswith(env), seen
+    assert seen["keras"] == importlib.metadata.version("keras")
 
 
 def test_screenshots_of_every_step(classroom):

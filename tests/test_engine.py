@@ -7,7 +7,7 @@ import sys
 import nbformat
 
 from dlcourse.chapters import chapter
-from dlcourse_grading.engine.guard import TamperingError
+from dlcourse_grading.guard import TamperingError
 from dlcourse_grading.engine.preprocessors import HideHiddenTests
 from dlcourse_grading.notebook import HIDDEN_BLOCK
 
@@ -22,7 +22,7 @@ def test_fork_server_preload_runs_no_tensorflow_op():
 
 
 def test_guard_detects_a_replaced_numpy_function():
-    code = ("from dlcourse_grading.engine import guard; guard.start(); import numpy as np; "
+    code = ("from dlcourse_grading import guard; guard.start(); import numpy as np; "
             "guard.verify(); np.allclose = lambda *a, **k: True\n"
             "try:\n    guard.verify()\nexcept guard.TamperingError as e:\n    print('caught', e)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -86,3 +86,58 @@ def test_quick_start_client_is_ready_with_iopub_connected_and_drained():
     assert client == "QuickStartClient"
     assert all(m["parent_header"].get("msg_id") == request for m in messages), [m["msg_type"] for m in messages]
     assert any(m["msg_type"] == "stream" and m["content"]["text"] == "hello\n" for m in messages)
+
+
+def _imports_of(path) -> set[str]:
+    """The dlcourse_grading modules a file imports, at any depth of its code."""
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found |= {f"{node.module}.{a.name}" for a in node.names}
+    return {name for name in found if name.startswith("dlcourse_grading")}
+
+
+def test_no_import_circle_in_the_grading_package():
+    """The checks use the guard and the engine preloads the checks; nothing imports back."""
+    from pathlib import Path
+
+    import dlcourse_grading
+
+    package = Path(dlcourse_grading.__file__).parent
+    modules = {}
+    for path in package.rglob("*.py"):
+        parts = path.relative_to(package.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        modules[name] = path
+    graph = {name: {m for m in _imports_of(path) if m in modules and m != name} for name, path in modules.items()}
+
+    def cycle_from(start, node, seen):
+        for nxt in graph[node]:
+            if nxt == start:
+                return seen + [nxt]
+            if nxt not in seen:
+                found = cycle_from(start, nxt, seen + [nxt])
+                if found:
+                    return found
+        return None
+
+    cycles = [c for c in (cycle_from(m, m, [m]) for m in sorted(graph)) if c]
+    assert cycles == []
+    assert "dlcourse_grading.guard" in graph["dlcourse_grading.checks.common"]
+
+
+def test_guard_watches_every_keras_namespace_the_chapters_extend():
+    replaced = ["keras.regularizers.Regularizer", "keras.initializers.Initializer", "keras.callbacks.Callback",
+                "keras.optimizers.schedules.LearningRateSchedule", "keras.losses.Loss", "keras.layers.Layer"]
+    code = ("from dlcourse_grading import guard; guard.start(); import importlib\n"
+            f"for path in {replaced!r}:\n"
+            "    module, name = path.rsplit('.', 1)\n"
+            "    setattr(importlib.import_module(module), name, object())\n"
+            "print(sorted(guard.changes()))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == str(sorted(replaced))

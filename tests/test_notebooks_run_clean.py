@@ -37,6 +37,12 @@ def test_reference_solution_is_silent(chapter, tmp_path):
             cell.source = tests[gid]
     run = run_notebook(reference, str(tmp_path))
     RUN_ROWS.append((f"{chapter.id} reference solution + hidden tests", run.seconds, run.peak_rss_mb))
-    assert not run.problems(), run.problems()
-    outputs = [o for c in run.nb.cells for o in c.get("outputs", [])]
-    assert not any(o.output_type == "stream" and o.name == "stderr" for o in outputs)
+    assert not run.problems(), run.problems()  # errors and stderr alike (the test below shows it)
+
+
+def test_a_run_reports_every_error_and_every_write_to_stderr(tmp_path):
+    """What makes the two tests above meaningful: problems() sees stderr and errors, per cell."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(src) for src in (
+        "print('fine')", "import sys; sys.stderr.write('a warning')", "1 / 0")])
+    problems = run_notebook(nb, str(tmp_path)).problems()
+    assert problems == ["cell 1 stderr: a warning", "cell 2: ZeroDivisionError: division by zero"]

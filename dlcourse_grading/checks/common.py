@@ -31,7 +31,7 @@ import dlcourse  # noqa: F401  (quiet TensorFlow before it is imported)
 import tensorflow as tf
 
 from dlcourse.chapters import SEED
-from dlcourse_grading.engine import guard
+from dlcourse_grading import guard
 from dlcourse.testing import as_array, assert_close, assert_dtype, assert_shape, assert_tensor_like
 
 #: Tolerances for comparing a float32 result with a float64 reference (CPU or GPU).

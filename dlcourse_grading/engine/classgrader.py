@@ -200,6 +200,12 @@ def _grade_all(settings, jobs, recorder, outcomes, progress, on_dispatch) -> Non
         if bar:
             bar.update(1)
 
-    LocalPool(settings, on_dispatch).run((recorder.submission(j.assignment, j.student) for j in jobs), on_outcome)
+    if settings.scheduler:
+        from dlcourse_grading.engine.cluster import DaskPool
+
+        pool = DaskPool(settings, settings.scheduler, on_dispatch)
+    else:
+        pool = LocalPool(settings, on_dispatch)
+    pool.run((recorder.submission(j.assignment, j.student) for j in jobs), on_outcome)
     if bar:
         bar.close()

@@ -29,7 +29,7 @@ from traitlets import Integer
 from dlcourse_grading.notebook import HIDDEN_BLOCK, nbgrader_meta
 
 REPAIRS_KEY = "course_repairs"
-AUDIT_CODE = "__import__('dlcourse_grading.engine.guard', fromlist=['audit']).audit()"
+AUDIT_CODE = "__import__('dlcourse_grading.guard', fromlist=['audit']).audit()"
 
 
 def error_output(ename: str, evalue: str) -> NotebookNode:
@@ -78,7 +78,7 @@ class RepairStructure(NbGraderPreprocessor):
                 _note(nb, f"cell {gid} was missing; restored")
                 cells.append(self._restored(src))
             cells.extend(extras.get(gid, []))
-        if self._reordered(nb, anchors):
+        if self._reordered(nb, anchors, [nbgrader_meta(c)["grade_id"] for c in wanted]):
             _note(nb, "cells put back in the assignment's order")
         nb.cells = cells
         return nb, resources
@@ -89,10 +89,11 @@ class RepairStructure(NbGraderPreprocessor):
         return coursedir.format_path(coursedir.source_directory, ".", assignment)
 
     @staticmethod
-    def _reordered(nb, anchors) -> bool:
+    def _reordered(nb, anchors, source_order) -> bool:
+        """Whether the submission's nbgrader cells (first copies) come in another order than the source's."""
         order = [nbgrader_meta(c).get("grade_id") for c in nb.cells if nbgrader_meta(c).get("grade_id") in anchors]
         seen = [g for i, g in enumerate(order) if g not in order[:i]]
-        return seen != [g for g in anchors]
+        return seen != [g for g in source_order if g in anchors]
 
     @staticmethod
     def _retyped(cell, src) -> NotebookNode:

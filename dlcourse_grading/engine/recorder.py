@@ -10,13 +10,20 @@ one submission rolls back that submission alone.
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
+
+from sqlalchemy.exc import OperationalError
 
 from nbgrader import utils
 from nbgrader.api import (Comment, Grade, Gradebook, MissingEntry, Student, SubmittedAssignment,
                           SubmittedNotebook)
 
 from dlcourse_grading.engine.protocol import Outcome, Submission, read_tree, write_tree
+
+#: How long a lost database server may take to come back before a submission's grades are
+#: reported unrecorded: a PostgreSQL restart takes a few seconds, a failover up to a minute.
+RECONNECT_PATIENCE_S = 120
 
 
 class Recorder:
@@ -60,8 +67,23 @@ class Recorder:
 
     # ------------------------------------------------------------------ writing an outcome
 
-    def record(self, outcome: Outcome) -> None:
-        """The outcome's rows in one transaction, then its files."""
+    def record(self, outcome: Outcome, patience: float = RECONNECT_PATIENCE_S) -> None:
+        """The outcome's rows in one transaction, then its files. A database server that went
+        away (restarted, network) rolls the transaction back; it is tried again until the
+        server answers, for up to `patience` seconds."""
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                self._transaction(outcome)
+                break
+            except OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                self.gb.engine.dispose()  # drop the dead connections; the next try opens new ones
+                time.sleep(1)
+        self._files(outcome)
+
+    def _transaction(self, outcome: Outcome) -> None:
         db = self.gb.db
         try:
             submission = self._find_or_mirror(outcome.assignment, outcome.student)
@@ -71,9 +93,11 @@ class Recorder:
                 self._notebook(nb, outcome)
             db.commit()
         except BaseException:
-            db.rollback()
+            try:
+                db.rollback()
+            except OperationalError:  # the connection is gone: nothing of this one was committed
+                pass
             raise
-        self._files(outcome)
 
     def _find_or_mirror(self, assignment_id: str, student_id: str) -> SubmittedAssignment:
         """The submission, or a new one shaped like the assignment (as nbgrader's

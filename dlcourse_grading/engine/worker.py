@@ -22,7 +22,10 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
+
+from sqlalchemy.exc import SAWarning
 
 from dlcourse_grading.engine import fastpaths, sandbox
 from dlcourse_grading.engine.protocol import NotebookOutcome, Outcome, Submission, read_tree, write_tree
@@ -73,6 +76,9 @@ class Worker:
         self.config = nbgrader_config(settings)
         self.templates: dict[str, Path] = {}
         fastpaths.install()
+        # nbgrader's add_submission builds its rows under SQLAlchemy's autoflush, which warns
+        # "not in session" for each; the rows are complete when it commits (nbgrader's own tests).
+        warnings.filterwarnings("ignore", message=r".*not in session", category=SAWarning)
 
     def _start_zygote(self) -> subprocess.Popen | None:
         path = str(self.home / "zygote.sock")
@@ -122,6 +128,8 @@ class Worker:
         write_tree(course / "source" / sub.assignment, sub.source)
         write_tree(course / "submitted" / sub.student / sub.assignment, sub.files)
         shutil.copyfile(self._template(sub), course / "gradebook.db")
+        if sub.extension is None and not sub.manual:
+            return  # nothing to carry over: Autograde creates the student and the submission itself
         with Gradebook(_sqlite(course), self.config.CourseDirectory.course_id) as gb:
             gb.update_or_create_student(sub.student)
             submission = gb.add_submission(sub.assignment, sub.student, extension=sub.extension)
@@ -141,12 +149,23 @@ class Worker:
             folder = self.home / "templates" / key
             shutil.rmtree(folder, ignore_errors=True)
             write_tree(folder / "source" / sub.assignment, sub.source)
+            shutil.copyfile(self._empty_gradebook(), folder / "gradebook.db")
             self._run_converter("generate", folder, sub.assignment)
             if sub.duedate:
                 with Gradebook(_sqlite(folder), self.config.CourseDirectory.course_id) as gb:
                     gb.update_or_create_assignment(sub.assignment, duedate=sub.duedate)
             self.templates[key] = folder / "gradebook.db"
         return self.templates[key]
+
+    def _empty_gradebook(self) -> Path:
+        """nbgrader asks `alembic` (a new process, ~1 s) for its schema version whenever it creates
+        a gradebook: once per worker, then copies."""
+        path = self.home / "empty-gradebook.db"
+        if not path.exists():
+            from nbgrader.api import Gradebook
+
+            Gradebook(f"sqlite:///{path}", self.config.CourseDirectory.course_id).close()
+        return path
 
     def _run_converter(self, kind: str, course: Path, assignment: str, student: str | None = None):
         from nbgrader.converters import Autograde, GenerateAssignment, GenerateFeedback

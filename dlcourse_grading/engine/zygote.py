@@ -38,9 +38,10 @@ def preload() -> None:
     import ipykernel.ipkernel  # noqa: F401
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")  # debugpy's start-up note, on stderr
     import ipykernel.debugger  # noqa: F401  (debugpy: 45 ms a kernel otherwise)
-    from dlcourse_grading.engine import guard
+    from dlcourse_grading import checks, guard
 
-    guard.start()  # TensorFlow, Keras, the checks; and what "untampered" means, before any student code
+    checks.load_all()
+    guard.start()  # TensorFlow, Keras; and what "untampered" means (the checks included), before any student code
     started = tensorflow_threads()
     if started:
         raise RuntimeError(f"a preloaded module ran a TensorFlow op (threads {started}): forking is unsafe")

@@ -1,0 +1,105 @@
+"""Grading on a Dask cluster: the same :class:`~.worker.Worker` as the local pool, as Dask tasks.
+
+Each Dask worker gets a :class:`GradingPlugin`, which starts one grading Worker (its kernel fork
+server included) when the Dask worker starts and closes it when it stops; a task is one
+:class:`~.protocol.Submission` in, one :class:`~.protocol.Outcome` out. What a task needs travels
+with it, so the Dask workers need neither the gradebook nor the course directory; the
+coordinator alone writes them, as in a local run.
+
+A student's kernel dying is caught inside the task (nbgrader's execute step, made robust) and
+comes back as an ordinary outcome. A Dask worker process dying (SIGKILL, out of memory) makes
+the scheduler fail its task with ``KilledWorker`` once ``allowed-failures`` is passed: the
+coordinator then submits it once more itself, and records it as lost after the second death, as
+the local pool does. Run the scheduler with ``distributed.scheduler.allowed-failures: 0`` and
+``worker-saturation: 1.0`` (``scheduler_environment()``) so that a death counts against the
+submission that was running only, and the workers with ``--nthreads 1`` (one submission at a
+time per grading Worker).
+"""
+from __future__ import annotations
+
+import uuid
+import zlib
+from typing import Callable, Iterable
+
+from distributed.diagnostics.plugin import WorkerPlugin
+
+from dlcourse_grading.engine.protocol import MAX_ATTEMPTS, Outcome, Submission
+
+PLUGIN = "course-grading"
+
+
+def scheduler_environment() -> dict[str, str]:
+    """Dask settings for a grading cluster's scheduler (see the module's docstring)."""
+    return {"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0",
+            "DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION": "1.0"}
+
+
+class GradingPlugin(WorkerPlugin):
+    """Holds one grading Worker per Dask worker, started once."""
+
+    name = PLUGIN
+
+    def __init__(self, settings):
+        self.settings = settings
+        self.worker = None
+
+    def setup(self, worker) -> None:
+        from dlcourse_grading.engine.worker import Worker
+
+        # One unprivileged uid per Dask worker: from its name when numeric, else from its address.
+        name = str(worker.name)
+        number = int(name) if name.isdigit() else 1 + zlib.crc32(worker.address.encode()) % 900
+        self.worker = Worker(self.settings, number)
+
+    def teardown(self, worker) -> None:
+        if self.worker is not None:
+            self.worker.close()
+
+
+def grade_task(submission: Submission) -> Outcome:
+    """The task a Dask worker runs: grade with the worker's own grading Worker."""
+    from distributed import get_worker
+
+    return get_worker().plugins[PLUGIN].worker.grade(submission)
+
+
+class DaskPool:
+    """Same interface as :class:`~.pool.LocalPool`, on the cluster at `address`."""
+
+    def __init__(self, settings, address: str, on_dispatch: Callable[[Submission, int], None] | None = None):
+        self.settings, self.address, self.on_dispatch = settings, address, on_dispatch
+
+    def run(self, submissions: Iterable[Submission], on_outcome: Callable[[Outcome], None]) -> None:
+        from distributed import Client, as_completed
+        from distributed.scheduler import KilledWorker
+
+        with Client(self.address, timeout=60) as client:
+            client.register_plugin(GradingPlugin(self.settings), name=PLUGIN)
+            futures = as_completed()
+            held = {}
+            for sub in submissions:
+                held[self._submit(client, sub, futures)] = sub
+            for future in futures:
+                sub = held.pop(future)
+                try:
+                    outcome = future.result()
+                except KilledWorker as exc:
+                    if sub.attempt < MAX_ATTEMPTS:
+                        sub.attempt += 1
+                        held[self._submit(client, sub, futures)] = sub
+                        continue
+                    outcome = Outcome(sub.assignment, sub.student, status="lost", attempts=sub.attempt,
+                                      error=f"the grading worker died while grading this submission, "
+                                            f"{sub.attempt} times (last: {exc.last_worker.address}); its "
+                                            "grades are zero and it needs a look")
+                except Exception as exc:  # noqa: BLE001 - the task itself failed: this submission only
+                    outcome = Outcome(sub.assignment, sub.student, status="lost", attempts=sub.attempt,
+                                      error=f"grading on the cluster failed: {type(exc).__name__}: {exc}"[:500])
+                on_outcome(outcome)
+
+    def _submit(self, client, sub: Submission, futures):
+        future = client.submit(grade_task, sub, pure=False, key=f"grade-{sub.assignment}-{sub.student}-{sub.attempt}-{uuid.uuid4().hex[:8]}")
+        futures.add(future)
+        if self.on_dispatch:
+            self.on_dispatch(sub, 0)
+        return future
