@@ -7,8 +7,9 @@ nothing and grades nothing twice; a PostgreSQL restart during a run is survived.
 """
 from __future__ import annotations
 
-from collections import Counter
 import os
+import re
+from collections import Counter
 import signal
 import subprocess
 import tempfile
@@ -20,15 +21,16 @@ import nbformat
 import pytest
 from nbgrader.api import Grade, Gradebook
 
-from dlcourse.chapters import chapter
+from dlcourse.chapters import ROOT, chapter
 from dlcourse_grading import example_class
 from dlcourse_grading.engine.classgrader import grade_class
-from dlcourse_grading.engine.cluster import scheduler_environment
+from dlcourse_grading.engine.cluster import LoopbackCluster
 from dlcourse_grading.grading import expected_table, prepare_course, score_table
 from dlcourse_grading.notebook import nbgrader_meta
 from dlcourse_grading.paths import VENV_BIN, venv_on_path
 from dlcourse_grading.pgserver import PostgresServer, server_bin
-from dlcourse_grading.settings import GradingSettings
+from dlcourse_grading.hub import free_port
+from dlcourse_grading.settings import ENV_DB_URL, GradingSettings
 
 CH = chapter(1)
 venv_on_path()  # nbgrader creates a new gradebook with `alembic` from PATH
@@ -56,33 +58,8 @@ def postgres():
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     """`dask scheduler` and two `dask worker` processes (one thread each) on 127.0.0.1."""
-    folder = tmp_path_factory.mktemp("dask")
-    file = folder / "scheduler.json"
-    env = {**os.environ, **scheduler_environment()}
-    procs = [subprocess.Popen([str(VENV_BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0",
-                               "--no-dashboard", "--scheduler-file", str(file)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=open(folder / "scheduler.log", "wb"))]
-    for name in ("1", "2"):
-        procs.append(subprocess.Popen(
-            [str(VENV_BIN / "dask"), "worker", "--scheduler-file", str(file), "--nthreads", "1",
-             "--name", name, "--no-dashboard", "--memory-limit", "0", "--death-timeout", "60"],
-            env=env, cwd=folder, stdout=subprocess.DEVNULL, stderr=open(folder / f"worker{name}.log", "wb")))
-    from distributed import Client
-
-    deadline = time.monotonic() + 60
-    while not file.exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    with Client(scheduler_file=str(file), timeout=60) as client:
-        client.wait_for_workers(2, timeout=120)
-        address = client.scheduler.address
-    yield address, file
-    for proc in reversed(procs):
-        proc.send_signal(signal.SIGTERM)
-    for proc in procs:
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with LoopbackCluster(tmp_path_factory.mktemp("dask"), workers=2) as running:
+        yield running
 
 
 def _example_class(root: Path, db_url: str) -> None:
@@ -91,9 +68,11 @@ def _example_class(root: Path, db_url: str) -> None:
 
 
 def _rows_once(db_url: str) -> list:
-    """(student, test cell, how many grade rows) for every row that is not there exactly once."""
+    """(student, assignment, grade cell, how many rows) for every grade not there exactly once,
+    and how many distinct grades there are."""
     with Gradebook(db_url) as gb:
-        counts = Counter((g.notebook.assignment.student_id, g.name) for g in gb.db.query(Grade).all())
+        counts = Counter((g.notebook.assignment.student_id, g.notebook.assignment.name, g.name)
+                         for g in gb.db.query(Grade).all())
     return [(*key, n) for key, n in counts.items() if n != 1], len(counts)
 
 
@@ -104,19 +83,11 @@ def _empty(db_url: str) -> None:
             gb.remove_assignment(name)
 
 
-def _worker_pids(scheduler_file: Path) -> dict:
-    from distributed import Client
-
-    with Client(scheduler_file=str(scheduler_file), timeout=30) as client:
-        return client.run(os.getpid)
-
-
 def test_the_class_graded_on_the_cluster_into_postgres_scores_as_locally(tmp_path, postgres, cluster):
-    address, _ = cluster
     root = tmp_path / "course"
     _empty(postgres.url)
     _example_class(root, postgres.url)
-    settings = GradingSettings.load(root, db_url=postgres.url, scheduler=address)
+    settings = GradingSettings.load(root, db_url=postgres.url, scheduler=cluster.address)
     run = grade_class(settings, [CH.id], progress=False)
     assert [(j.student, j.error) for j in run.jobs if j.error or j.status != "graded"] == []
     expected = expected_table([CH])
@@ -127,15 +98,14 @@ def test_the_class_graded_on_the_cluster_into_postgres_scores_as_locally(tmp_pat
 
 
 def test_a_dask_worker_killed_mid_run_loses_nothing_and_grades_nothing_twice(tmp_path, postgres, cluster):
-    address, scheduler_file = cluster
     root = tmp_path / "course"
     db_url = postgres.url
     _empty(db_url)
     _example_class(root, db_url)
-    pids = _worker_pids(scheduler_file)
+    pids = cluster.worker_pids()
     victim = pids[sorted(pids)[0]]
     threading.Timer(6.0, os.kill, (victim, signal.SIGKILL)).start()  # while both workers are grading
-    run = grade_class(GradingSettings.load(root, db_url=db_url, scheduler=address), [CH.id], progress=False)
+    run = grade_class(GradingSettings.load(root, db_url=db_url, scheduler=cluster.address), [CH.id], progress=False)
     assert [(j.student, j.error) for j in run.jobs if j.error or j.status != "graded"] == []
     assert any(j.attempts == 2 for j in run.jobs), "the killed worker was holding no submission"
     expected = expected_table([CH])
@@ -144,7 +114,7 @@ def test_a_dask_worker_killed_mid_run_loses_nothing_and_grades_nothing_twice(tmp
     graded_cells = [c for c in nbformat.read(str(CH.source), as_version=4).cells if nbgrader_meta(c).get("grade")]
     assert not_once == [] and count == len(example_class.STUDENTS) * len(graded_cells)
     deadline = time.monotonic() + 120  # the nanny brings the worker back for the next test
-    while len(_worker_pids(scheduler_file)) < 2 and time.monotonic() < deadline:
+    while len(cluster.worker_pids()) < 2 and time.monotonic() < deadline:
         time.sleep(1)
 
 
@@ -172,3 +142,89 @@ def test_a_postgres_restart_during_a_run_is_survived(tmp_path, postgres):
     expected = expected_table([CH])
     assert score_table(root, [CH], db_url=db_url).reindex_like(expected).equals(expected)
     assert _rows_once(db_url)[0] == []
+
+
+@pytest.fixture
+def formgrader(tmp_path, postgres):
+    """A Jupyter server with nbgrader's Formgrader for the course at tmp_path/course, on PostgreSQL."""
+    import requests
+
+    root, config = tmp_path / "course", tmp_path / "jupyter"
+    config.mkdir()
+    (config / "nbgrader_config.py").write_text(
+        f"c = get_config()\nload_subconfig({str(ROOT / 'grading_config.py')!r})\n"
+        f"c.CourseDirectory.root = {str(root)!r}\nc.CourseDirectory.db_url = {postgres.url!r}\n")
+    port, token = free_port(1), "course-tests"
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(config), ENV_DB_URL: postgres.url,
+           "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
+    root.mkdir()
+    server = subprocess.Popen([str(VENV_BIN / "jupyter"), "server", "--allow-root", "--no-browser", "--ip", "127.0.0.1",
+                               f"--port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}"],
+                              cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "server.log", "wb"))
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{url}/api/status", headers={"Authorization": f"token {token}"}, timeout=2).ok:
+                break
+        except requests.ConnectionError:
+            time.sleep(0.3)
+
+    def put_grade(grade_id: str, score: float) -> dict:
+        response = requests.put(f"{url}/formgrader/api/grade/{grade_id}", json={"manual_score": score},
+                                headers={"Authorization": f"token {token}"}, timeout=60)
+        response.raise_for_status()
+        return response.json()
+
+    yield root, put_grade
+    server.terminate()
+    server.wait(30)
+
+
+def test_two_runs_and_a_manual_grade_at_once_on_postgres(formgrader, postgres):
+    """Two grading runs of different assignments (two `course grade-class` processes) while the
+    instructor enters manual grades through Formgrader's API: no row lost or doubled, the scores
+    of a serial run, the manual grade kept, and the course's folders as open as before."""
+    root, put_grade = formgrader
+    first, *concurrent = [chapter(1), chapter(2), chapter(3)]
+    _empty(postgres.url)
+    prepare_course(root, [first, *concurrent], db_url=postgres.url)
+    for ch in concurrent:
+        example_class.write_class(ch, root)
+    example_class.write_class(first, root)
+    checks = Path(__import__("dlcourse_grading.checks").checks.__file__).parent  # shared by every run
+    modes = {p: p.stat().st_mode for p in (root / "source", root / "submitted", checks)}
+    # ada's chapter 1 first: its written answer is what the instructor grades during the runs.
+    run = grade_class(GradingSettings.load(root, db_url=postgres.url, workers=1), [first.id], ["ada_reference"],
+                      progress=False)
+    assert not [j for j in run.jobs if j.error]
+    with Gradebook(postgres.url) as gb:
+        written = [g for g in gb.find_submission_notebook(first.id, first.id, "ada_reference").grades
+                   if g.cell_type == "markdown"][0].id
+
+    env = {**os.environ, ENV_DB_URL: postgres.url}
+    runs = [subprocess.Popen([str(VENV_BIN / "course"), "grade-class", ch.id, "--root", str(root), "--workers", "1"],
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            for ch in concurrent]
+    entered = []
+    while any(p.poll() is None for p in runs):
+        entered.append(put_grade(written, 0.5 * (len(entered) % 4 + 1))["manual_score"])
+        time.sleep(0.5)
+    printed = [p.communicate()[0] for p in runs]
+    assert [p.returncode for p in runs] == [0, 0], printed
+    assert not any(re.search(r"IntegrityError|Rolling back|OperationalError|Traceback", out) for out in printed), printed
+    assert len(entered) > 5  # the manual grades really went in while both runs graded
+
+    expected = expected_table(concurrent)
+    assert score_table(root, concurrent, db_url=postgres.url).reindex_like(expected).equals(expected)
+    ada = expected_table([first]).loc["ada_reference"]
+    assert score_table(root, [first], db_url=postgres.url).loc["ada_reference"].reindex_like(ada).equals(ada)
+    with Gradebook(postgres.url) as gb:
+        assert gb.find_grade_by_id(written).manual_score == entered[-1]
+    not_once, count = _rows_once(postgres.url)
+    cells = {ch.id: sum(1 for c in nbformat.read(str(ch.source), as_version=4).cells if nbgrader_meta(c).get("grade"))
+             for ch in (first, *concurrent)}
+    print(f"\n{count} grade rows, each exactly once; {len(entered)} manual grades entered during the two runs")
+    assert not_once == []
+    assert count == cells[first.id] + len(example_class.STUDENTS) * sum(cells[ch.id] for ch in concurrent)
+    assert {p: p.stat().st_mode for p in modes} == modes

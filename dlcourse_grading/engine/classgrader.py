@@ -10,16 +10,19 @@ the limits being the run's :class:`~dlcourse_grading.settings.GradingSettings`.
 """
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import shutil
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import nbformat
 
-from dlcourse.chapters import COURSE_ID
+from dlcourse.chapters import COURSE_ID, ROOT
 from dlcourse_grading.engine import sandbox
 from dlcourse_grading.engine.pool import LocalPool
 from dlcourse_grading.engine.protocol import Outcome
@@ -51,6 +54,7 @@ class Job:
     notes: list[str] = field(default_factory=list)
     status: str = "pending"   # graded, or lost (no worker could finish it: zeros, needs a look)
     attempts: int = 0
+    kernel_seconds: float = 0.0
 
 
 # ----------------------------------------------------------------------------- driver side
@@ -85,26 +89,70 @@ def make_readable(root: Path, job: Job, release_dir: Path) -> None:
         job.notes.append(f"{released.name} {reason}")
 
 
-def lock_down(root: Path) -> list[tuple[Path, int]]:
-    """As root, what student code must not read is readable by root alone while grading.
-    Returns the previous modes, for :func:`unlock`."""
+class ClosedPaths:
+    """Modes of the paths closed to everyone but root while gradings run, kept in one file for the
+    machine. Several runs at once (two assistants, two assignments, two courses sharing the checks)
+    share it: the first run that closes a path records its mode, the last one to leave restores
+    it, and a run that died is counted out (its pid is gone)."""
+
+    def __init__(self, state: Path = ROOT / ".grading" / "closed-paths.json"):
+        self.state = state
+
+    @contextmanager
+    def _locked(self):
+        self.state.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with open(self.state.with_suffix(".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            record = json.loads(self.state.read_text()) if self.state.exists() else {}
+            for entry in record.values():
+                entry["holders"] = [pid for pid in entry["holders"] if _alive(pid)]
+            yield record
+            self.state.write_text(json.dumps(record, indent=1))
+
+    def close(self, paths: list[Path]) -> None:
+        with self._locked() as record:
+            for path in paths:
+                if path.exists():
+                    entry = record.setdefault(str(path), {"mode": path.stat().st_mode & 0o7777, "holders": []})
+                    entry["holders"].append(os.getpid())
+                    os.chmod(path, 0o600 if path.is_file() else 0o700)
+
+    def release(self) -> None:
+        with self._locked() as record:
+            for name, entry in list(record.items()):
+                entry["holders"] = [pid for pid in entry["holders"] if pid != os.getpid()]
+                if not entry["holders"]:
+                    if os.path.exists(name):
+                        os.chmod(name, entry["mode"])
+                    del record[name]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+def lock_down(root: Path) -> bool:
+    """As root, what student code must not read is readable by root alone while grading."""
     if not sandbox.is_root():
-        return []
+        return False
     paths = [root / name for name in ("source", "release", "submitted", "autograded", "feedback")]
     paths += list(root.glob("gradebook.db*")) + [Path(__file__).resolve().parent.parent / "checks"]
-    saved = []
-    for path in paths:
-        if path.exists():
-            saved.append((path, path.stat().st_mode & 0o7777))
-            os.chmod(path, 0o600 if path.is_file() else 0o700)
-    return saved
+    ClosedPaths().close(paths)
+    return True
 
 
-def unlock(root: Path, saved: list[tuple[Path, int]]) -> None:
-    """Put the modes back, and hand what grading wrote as root to the course directory's owner
-    (an instructor account then releases feedback as usual)."""
-    for path, mode in saved:
-        os.chmod(path, mode)
+def unlock(root: Path, locked: bool) -> None:
+    """Put the modes back (when no other run still needs them closed), and hand what grading
+    wrote as root to the course directory's owner (an instructor account then releases feedback
+    as usual)."""
+    if locked:
+        ClosedPaths().release()
     owner = root.stat()
     if not sandbox.is_root() or owner.st_uid == 0:
         return
@@ -170,12 +218,12 @@ def grade_class(settings, assignments: list[str], students: list[str] | None = N
     settings = replace(settings, limits=limits, workers=max(1, min(settings.workers, len(jobs) or 1)))
     warnings += ensure_assignments(settings, {j.assignment for j in jobs})
     outcomes: list[Outcome] = []
-    saved = lock_down(root)
+    locked = lock_down(root)
     try:
         with Recorder(settings, COURSE_ID) as recorder:
             _grade_all(settings, jobs, recorder, outcomes, progress, on_dispatch)
     finally:
-        unlock(root, saved)
+        unlock(root, locked)
     applied, forked, differ = read_back(outcomes, settings.limits)
     return Run(jobs, applied, forked, warnings + differ, time.perf_counter() - started, settings.workers)
 
@@ -192,6 +240,7 @@ def _grade_all(settings, jobs, recorder, outcomes, progress, on_dispatch) -> Non
         job = by_key[outcome.key]
         job.seconds, job.error, job.status, job.attempts = (outcome.seconds, outcome.error,
                                                             outcome.status, outcome.attempts)
+        job.kernel_seconds = outcome.kernel_seconds
         try:
             recorder.record(outcome)
         except Exception as exc:  # noqa: BLE001 - this submission is not recorded; the rest are

@@ -17,13 +17,19 @@ time per grading Worker).
 """
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import time
 import uuid
 import zlib
+from pathlib import Path
 from typing import Callable, Iterable
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from dlcourse_grading.engine.protocol import MAX_ATTEMPTS, Outcome, Submission
+from dlcourse_grading.paths import VENV_BIN
 
 PLUGIN = "course-grading"
 
@@ -103,3 +109,55 @@ class DaskPool:
         if self.on_dispatch:
             self.on_dispatch(sub, 0)
         return future
+
+
+class LoopbackCluster:
+    """A real `dask scheduler` and `workers` one-thread `dask worker` processes on 127.0.0.1,
+    with the grading settings above (for the tests and the benchmark; a real cluster is deployed
+    with dask-kubernetes or dask-jobqueue the same way)."""
+
+    def __init__(self, folder: Path, workers: int = 2):
+        self.folder, self.workers = Path(folder), workers
+        self.scheduler_file = self.folder / "scheduler.json"
+        self.procs: list[subprocess.Popen] = []
+        self.address = ""
+
+    def _spawn(self, *args: str, log: str) -> subprocess.Popen:
+        env = {**os.environ, **scheduler_environment()}
+        return subprocess.Popen([str(VENV_BIN / "dask"), *args], env=env, cwd=self.folder,
+                                stdout=subprocess.DEVNULL, stderr=open(self.folder / log, "wb"))
+
+    def __enter__(self) -> "LoopbackCluster":
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.scheduler_file.unlink(missing_ok=True)
+        self.procs.append(self._spawn("scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                                      "--scheduler-file", str(self.scheduler_file), log="scheduler.log"))
+        for number in range(1, self.workers + 1):
+            self.procs.append(self._spawn("worker", "--scheduler-file", str(self.scheduler_file), "--nthreads", "1",
+                                          "--name", str(number), "--no-dashboard", "--memory-limit", "0",
+                                          "--death-timeout", "60", log=f"worker{number}.log"))
+        deadline = time.monotonic() + 60
+        while not self.scheduler_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        with self.client() as client:
+            client.wait_for_workers(self.workers, timeout=120)
+            self.address = client.scheduler.address
+        return self
+
+    def client(self):
+        from distributed import Client
+
+        return Client(scheduler_file=str(self.scheduler_file), timeout=60)
+
+    def worker_pids(self) -> dict:
+        with self.client() as client:
+            return client.run(os.getpid)
+
+    def __exit__(self, *exc) -> None:
+        for proc in reversed(self.procs):
+            proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()

@@ -127,6 +127,7 @@ class RobustExecute(Execute):
     def preprocess(self, nb, resources=None, km=None):
         self._cell_timeout = self.timeout
         self._deadline = monotonic() + self.notebook_timeout
+        self.cell_seconds = 0.0  # the kernel's own work: what the cells took, start-up excluded
         self._stopped: str | None = None
         self._tampered: str | None = None
         try:
@@ -179,6 +180,7 @@ class RobustExecute(Execute):
             cell.outputs = [error_output("NotebookTimeout", self._stopped)]
             return cell, resources
         self.timeout = int(min(self._cell_timeout, remaining))
+        started = monotonic()
         try:
             return super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
@@ -192,6 +194,8 @@ class RobustExecute(Execute):
             run_sync(self.km.shutdown_kernel)(now=True)
             cell.outputs = list(cell.get("outputs", [])) + [error_output(
                 "CellTimeoutError", f"this cell ran longer than {self.timeout} s and was stopped")]
+        finally:
+            self.cell_seconds += monotonic() - started
         return cell, resources
 
 

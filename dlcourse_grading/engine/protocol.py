@@ -82,7 +82,8 @@ class Outcome:
     feedback: dict[str, bytes] = field(default_factory=dict)
     applied: dict = field(default_factory=dict)   # the limits the worker's pipeline ran under
     fork: bool = False                             # whether its kernels were forked from a zygote
-    seconds: float = 0.0
+    seconds: float = 0.0          # the whole submission, in the worker
+    kernel_seconds: float = 0.0   # of which its cells ran in the kernel (the rest is grading overhead)
     error: str = ""
     attempts: int = 1
 

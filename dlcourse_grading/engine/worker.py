@@ -109,7 +109,7 @@ class Worker:
                 try:
                     converter = self._run_converter(kind, course, sub.assignment, sub.student)
                     if kind == "autograde":
-                        outcome.applied = applied_limits(converter)
+                        outcome.applied, outcome.kernel_seconds = applied_limits(converter)
                 except BaseException as exc:  # noqa: BLE001 - one submission's failure is its own
                     outcome.error = outcome.error or f"{kind}: {type(exc).__name__}: {exc}"[:500]
                 finally:
@@ -206,16 +206,18 @@ def _sqlite(course: Path) -> str:
     return f"sqlite:///{course / 'gradebook.db'}"
 
 
-def applied_limits(converter) -> dict:
-    """The limits read back from the execute step nbgrader actually ran (not from the settings)."""
+def applied_limits(converter) -> tuple[dict, float]:
+    """The limits read back from the execute step nbgrader actually ran (not from the settings),
+    and the seconds its cells took."""
     from dlcourse_grading.engine.preprocessors import RobustExecute
 
     for pp in converter.exporter._preprocessors:
         if isinstance(pp, RobustExecute):
-            return {"cell_timeout": pp.timeout, "notebook_timeout": pp.notebook_timeout,
-                    **json.loads(os.environ.get(ENV_LIMITS, "{}")),
-                    "uid": int(os.environ[ENV_UID]) if os.environ.get(ENV_UID) else None}
-    return {}
+            return ({"cell_timeout": pp.timeout, "notebook_timeout": pp.notebook_timeout,
+                     **json.loads(os.environ.get(ENV_LIMITS, "{}")),
+                     "uid": int(os.environ[ENV_UID]) if os.environ.get(ENV_UID) else None},
+                    getattr(pp, "cell_seconds", 0.0))
+    return {}, 0.0
 
 
 def kill_strays(zygote: subprocess.Popen | None) -> None:
