@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import shutil
 import sys
 import tempfile
 import time
@@ -25,12 +24,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import pandas as pd  # noqa: E402
 
-from grading_benchmark import write_class  # noqa: E402  (the same class as the grading benchmark)
+from grading_benchmark import two_copies  # noqa: E402  (the same class as the grading benchmark)
 
 from dlcourse.chapters import available_chapters, chapter as find_chapter  # noqa: E402
 from dlcourse_grading.engine.classgrader import grade_class  # noqa: E402
 from dlcourse_grading.engine.cluster import LoopbackCluster  # noqa: E402
-from dlcourse_grading.grading import prepare_course, score_table  # noqa: E402
+from dlcourse_grading.grading import score_table  # noqa: E402
 from dlcourse_grading.settings import GradingSettings  # noqa: E402
 
 #: The sizing question of a large class: every submission of a chapter graded within this.
@@ -56,11 +55,8 @@ def main() -> int:
     ids = [ch.id for ch in chapters]
 
     with tempfile.TemporaryDirectory(prefix="cluster-benchmark-") as tmp:
-        local_root, cluster_root = Path(tmp, "local"), Path(tmp, "cluster")
-        prepare_course(local_root, chapters)
-        well_behaved = {ch.id: write_class(ch, local_root, args.per_chapter) for ch in chapters}
-        shutil.copytree(local_root, cluster_root)
-        count = sum(1 for _ in (local_root / "submitted").glob("*/*/*.ipynb"))
+        local_root, cluster_root, well_behaved, count = two_copies(tmp, ("local", "cluster"), chapters,
+                                                                   args.per_chapter)
         print(f"class: {count} submissions over {len(chapters)} chapter(s), {args.workers} workers each way", flush=True)
 
         print("local workers ...", flush=True)

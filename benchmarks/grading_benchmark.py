@@ -73,6 +73,16 @@ def write_class(ch, root: Path, size: int) -> set[str]:
     return well_behaved
 
 
+def two_copies(tmp: str, names: tuple[str, str], chapters, per_chapter: int):
+    """The benchmark's class in two identical course directories under `tmp`: their roots, the
+    well-behaved students per chapter, and the number of submissions."""
+    first, second = Path(tmp, names[0]), Path(tmp, names[1])
+    prepare_course(first, chapters)
+    well_behaved = {ch.id: write_class(ch, first, per_chapter) for ch in chapters}
+    shutil.copytree(first, second)
+    return first, second, well_behaved, sum(1 for _ in (first / "submitted").glob("*/*/*.ipynb"))
+
+
 def _write(root, ch, student, nb):
     folder = root / "submitted" / student / ch.id
     folder.mkdir(parents=True, exist_ok=True)
@@ -120,11 +130,8 @@ def main() -> int:
     chapters = [find_chapter(c) for c in args.chapters] if args.chapters else available_chapters()
 
     with tempfile.TemporaryDirectory(prefix="grading-benchmark-") as tmp:
-        serial_root, engine_root = Path(tmp, "serial"), Path(tmp, "engine")
-        prepare_course(serial_root, chapters)
-        well_behaved = {ch.id: write_class(ch, serial_root, args.per_chapter) for ch in chapters}
-        shutil.copytree(serial_root, engine_root)
-        count = sum(1 for _ in (serial_root / "submitted").glob("*/*/*.ipynb"))
+        serial_root, engine_root, well_behaved, count = two_copies(tmp, ("serial", "engine"), chapters,
+                                                                   args.per_chapter)
         print(f"class: {count} submissions over {len(chapters)} chapter(s) "
               f"({args.per_chapter} per chapter: correct, partial, untouched, adversarial)")
 
