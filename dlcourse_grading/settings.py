@@ -27,13 +27,6 @@ def default_db_url(root: Path) -> str:
     return os.environ.get(ENV_DB_URL) or sqlite_url(root)
 
 
-def course_config():
-    """The course's nbgrader configuration, as plain nbgrader loads it in the repository root."""
-    from traitlets.config.loader import PyFileConfigLoader
-
-    return PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
-
-
 @dataclass(frozen=True)
 class GradingSettings:
     """Everything a grading run depends on: where, into which gradebook, under which limits."""
@@ -51,6 +44,7 @@ class GradingSettings:
 
         `limits` are :class:`~dlcourse_grading.engine.sandbox.Limits` fields (cell_timeout,
         notebook_timeout, memory_mb, ...)."""
+        from dlcourse_grading.engine.converters import course_config
         from dlcourse_grading.engine.zygote import gpu_present
 
         config = course_config()

@@ -76,6 +76,19 @@ def _rows_once(db_url: str) -> list:
     return [(*key, n) for key, n in counts.items() if n != 1], len(counts)
 
 
+def _kill_when_busy(cluster, address: str, pid: int, killed: list) -> None:
+    """SIGKILL the Dask worker at `address` one second into the first task it runs."""
+    with cluster.client() as client:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            if client.processing().get(address):
+                time.sleep(1.0)
+                os.kill(pid, signal.SIGKILL)
+                killed.append(address)
+                return
+            time.sleep(0.2)
+
+
 def _empty(db_url: str) -> None:
     """The shared server's gradebook without what an earlier test graded."""
     with Gradebook(db_url) as gb:
@@ -103,11 +116,12 @@ def test_a_dask_worker_killed_mid_run_loses_nothing_and_grades_nothing_twice(tmp
     _empty(db_url)
     _example_class(root, db_url)
     pids = cluster.worker_pids()
-    victim = pids[sorted(pids)[0]]
-    threading.Timer(6.0, os.kill, (victim, signal.SIGKILL)).start()  # while both workers are grading
+    victim = sorted(pids)[0]
+    killed = []
+    threading.Thread(target=_kill_when_busy, args=(cluster, victim, pids[victim], killed), daemon=True).start()
     run = grade_class(GradingSettings.load(root, db_url=db_url, scheduler=cluster.address), [CH.id], progress=False)
     assert [(j.student, j.error) for j in run.jobs if j.error or j.status != "graded"] == []
-    assert any(j.attempts == 2 for j in run.jobs), "the killed worker was holding no submission"
+    assert killed and any(j.attempts == 2 for j in run.jobs), "the killed worker was holding no submission"
     expected = expected_table([CH])
     assert score_table(root, [CH], db_url=db_url).reindex_like(expected).equals(expected)
     not_once, count = _rows_once(db_url)

@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from dlcourse.testing import as_array
 from dlcourse_grading.checks.common import (
+    assert_python_bool,
     assert_python_float,
     assert_raises,
     assert_result,
@@ -347,6 +348,11 @@ def check_relative_error(relative_error):
     k = rng.normal(size=(3, 4)) * 1e-9
     expect(k, k * 1.5, "arrays of values ~1e-9 with eps=1e-12", rtol=1e-2, eps=1e-12)
     expect(k, k * 1.5, "arrays of values ~1e-9 with eps=1.0", rtol=1e-2, eps=1.0)
+    # Both sides of the floor: |a| + |b| below eps (the floor decides; eps added instead of used as a
+    # floor is off by (|a| + |b| + eps) / eps, here ~1.4x to 2x) and just above it (the floor is unused).
+    m = rng.uniform(0.2, 0.4, size=(3, 4))
+    expect(m, m * 1.5, "values ~0.3 with eps=1.0 (|a| + |b| < eps: the floor decides)", eps=1.0)
+    expect(m, m * 1.5, "values ~0.3 with eps=0.5 (|a| + |b| > eps for every entry)", eps=0.5)
     p = rng.normal(size=(3, 4)).astype(np.float32)
     expect(tf.constant(p), tf.constant(p * np.float32(1.25)), "two float32 tensors (3, 4)", rtol=1e-5)
     for sa, sb in (((3, 4), (4, 3)), ((5,), (5, 1)), ((1, 4), (3, 4))):
@@ -411,8 +417,11 @@ def check_numerical_gradient(numerical_gradient):
         what = f"numerical_gradient(f, x{'' if h is None else f', h={h}'}) for {kind}, x of shape {shape}"
         with no_autodiff(what):
             grad = call(numerical_gradient, recording, x, what=what, **kwargs)
-        if not np.allclose(x, original, rtol=1e-12, atol=0.0):
-            raise AssertionError(f"{what}: x was changed; perturb a copy, or put every entry back after using it")
+        if not np.array_equal(x, original):  # bit for bit: x + h - 2h + h is not always x
+            hint = " (by rounding: put back the saved value, not x[i] + h - 2h + h)" \
+                if np.allclose(x, original, rtol=1e-12, atol=0.0) else ""
+            raise AssertionError(f"{what}: x was changed{hint}; perturb a copy, or put every entry back "
+                                 "after using it")
         if any(s != shape for s in seen):
             raise AssertionError(f"{what}: f was called with an input of another shape than x")
         if len(seen) < 2 * x.size:
@@ -506,8 +515,7 @@ def check_gradient_check(gradient_check):
             result = call(gradient_check, f, grad_f, x, what=what, **kwargs)
             _pair(result, what, "passed, error")
             passed, error = result
-            if not isinstance(passed, (bool, np.bool_)):
-                raise AssertionError(f"{what}: `passed` must be a bool, got {type(passed).__name__}")
+            assert_python_bool(passed, f"{what}: `passed`")
             assert_python_float(error, f"{what}: `error`")
             if not np.array_equal(np.asarray(x), original) or np.asarray(x).dtype != original.dtype:
                 raise AssertionError(f"{what}: x was changed; work on a float64 copy")
@@ -530,6 +538,21 @@ def check_gradient_check(gradient_check):
             elif not abs(error - want) <= 1e-2 * want:
                 raise AssertionError(f"{what}: wrong error value (the relative error between grad_f(x) and the "
                                      "numerical gradient, both in float64)")
+    _check_threshold_boundary(gradient_check, rng)
+
+
+def _check_threshold_boundary(gradient_check, rng):
+    """Both sides of `error < threshold`, at the student's own error (so no rounding of ours
+    decides): a threshold equal to the error fails, the next float above it passes."""
+    x = rng.normal(size=(4,))
+    f, grad_f = _smooth, lambda z: _smooth_grad(z) * (1 + 1e-4)
+    _, error = call(gradient_check, f, grad_f, x, what="gradient_check(f, grad_f, x) for a bug of ~5e-5 relative")
+    for threshold, want in ((error, False), (math.nextafter(error, math.inf), True)):
+        what = f"gradient_check(f, grad_f, x, threshold=t) with t {'equal to' if not want else 'just above'} " \
+               "the error it reports"
+        passed, _ = call(gradient_check, f, grad_f, x, what=what, threshold=threshold)
+        if passed is not want:
+            raise AssertionError(f"{what}: passed is {passed}; the contract says passed is error < threshold")
 
 
 # --------------------------------------------------------------------------- exercise 6: activation backward

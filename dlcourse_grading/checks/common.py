@@ -12,7 +12,7 @@ Main pieces:
   op types (and name scopes) in its graph, to catch a forbidden built-in however it was imported
   and NumPy code that cannot run on symbolic tensors.
 - :func:`gradient` / :func:`assert_gradient`: gradients through ``tf.GradientTape``.
-- :func:`assert_raises`, :func:`assert_python_int`, :func:`assert_python_float`,
+- :func:`assert_raises`, :func:`assert_python_int`, :func:`assert_python_bool`, :func:`assert_python_float`,
   :func:`no_new_variables`, :func:`quiet`.
 """
 from __future__ import annotations
@@ -168,9 +168,18 @@ def assert_in_range(result: Any, low: float, high: float, what: str) -> None:
 
 
 def assert_python_int(value: Any, what: str) -> None:
-    """An integer (a NumPy integer passes too); not a float, bool or tensor."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise AssertionError(f"{what}: expected a Python int, got {type(value).__name__}")
+    """A Python int, as the contracts say: not a NumPy integer (not a subclass of int, and it
+    wraps around where a Python int does not), a float, a bool or a tensor."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        hint = " (use int(...))" if isinstance(value, np.integer) else ""
+        raise AssertionError(f"{what}: expected a Python int, got {type(value).__name__}{hint}")
+
+
+def assert_python_bool(value: Any, what: str) -> None:
+    """A Python bool, as the contracts say: numpy.bool_ is not one (`x is True` is False for it)."""
+    if not isinstance(value, bool):
+        hint = " (use bool(...))" if isinstance(value, np.bool_) else ""
+        raise AssertionError(f"{what}: expected a Python bool, got {type(value).__name__}{hint}")
 
 
 def assert_python_float(value: Any, what: str) -> None:

@@ -298,6 +298,29 @@ def check_gradient_descent(gradient_descent):
         if wrong.any():
             row = int(np.argmax(wrong.any(axis=1)))
             raise AssertionError(f"{what}: wrong values from row {row} on (the point after {row} updates)")
+    _check_overflowing_run(gradient_descent)
+
+
+def _check_overflowing_run(gradient_descent):
+    """A degenerate run keeps the contract's shape: every row, even after the point overflows."""
+    fn, grad = _GD_FUNCTIONS["the bowl x**2 + 10 y**2"]
+    # Each update multiplies y by 1 - 20 * 1e6: float64 (max ~1.8e308) overflows at update 43 of 50,
+    # then inf - inf makes NaN; rows 0-40 are ordinary finite numbers.
+    learning_rate, steps, finite_rows = 1e6, 50, 41
+    with np.errstate(all="ignore"):
+        rows = [np.array([1.0, 1.0])]
+        for _ in range(steps):
+            rows.append(rows[-1] - learning_rate * grad(rows[-1]))
+    expected = np.array(rows)
+    what = (f"gradient_descent on the bowl x**2 + 10 y**2 from [1.0, 1.0], learning rate {learning_rate:g}, "
+            f"{steps} steps (a run that overflows to inf, then NaN)")
+    with _no_optimizers(what):
+        path = call(gradient_descent, _float64_input(fn), [1.0, 1.0], learning_rate, steps, what=what)
+    assert_shape(path, expected.shape, f"{what}; a diverging run still returns steps + 1 rows")
+    got = as_array(path, what)
+    assert_close(got[:finite_rows], expected[:finite_rows], f"{what}: rows before the overflow", rtol=1e-7, atol=0)
+    if np.isfinite(got[-1]).any():
+        raise AssertionError(f"{what}: the last row is finite, but the run overflowed long before")
 
 
 # --------------------------------------------------------------------------- exercise 3

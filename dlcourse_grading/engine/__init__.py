@@ -11,6 +11,8 @@
   needs; the outcome nbgrader computed), plain data.
 - :mod:`.worker`: grades one submission in a private course directory and gradebook.
 - :mod:`.pool`: local worker processes; a worker that dies costs only its submission.
+- :mod:`.cluster`: the same workers as tasks on a Dask cluster (and a loopback cluster).
+- :mod:`.converters`: nbgrader's converters with the course's configuration, in-process.
 - :mod:`.recorder`: the gradebook's one writer (one transaction per submission).
 - :mod:`.classgrader`: grade a whole class in parallel with a progress bar.
 """

@@ -166,10 +166,10 @@ def unlock(root: Path, locked: bool) -> None:
 
 
 def ensure_assignments(settings, assignments) -> list[str]:
-    """Every assignment in the gradebook (nbgrader's generate_assignment registers a missing one)."""
+    """Every assignment in the gradebook (nbgrader's GenerateAssignment registers a missing one)."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    from dlcourse_grading.nbgrader_cli import nbgrader
+    from dlcourse_grading.engine import converters
 
     added = []
     with Gradebook(settings.db_url, COURSE_ID) as gb:
@@ -180,7 +180,7 @@ def ensure_assignments(settings, assignments) -> list[str]:
             except MissingEntry:
                 missing.append(assignment)
     for assignment in missing:
-        nbgrader("generate_assignment", assignment, "--force", root=settings.root, db_url=settings.db_url)
+        converters.run("generate", converters.course_config(), settings.root, settings.db_url, assignment)
         added.append(f"{assignment} was not in the gradebook: registered with nbgrader generate_assignment")
     return added
 

@@ -1,8 +1,10 @@
 """Grading on a Dask cluster: the same :class:`~.worker.Worker` as the local pool, as Dask tasks.
 
-Each Dask worker gets a :class:`GradingPlugin`, which starts one grading Worker (its kernel fork
-server included) when the Dask worker starts and closes it when it stops; a task is one
-:class:`~.protocol.Submission` in, one :class:`~.protocol.Outcome` out. What a task needs travels
+Each Dask worker process starts one grading Worker (its kernel fork server included) on its first
+task and keeps it for every later one; a task is one :class:`~.protocol.Submission` (and the
+run's settings) in, one :class:`~.protocol.Outcome` out. (A worker plugin would start it earlier,
+but a Dask worker that dies while plugins are registered fails the registration, and a worker
+without the plugin could not grade: started by the task itself, it always exists.) What a task needs travels
 with it, so the Dask workers need neither the gradebook nor the course directory; the
 coordinator alone writes them, as in a local run.
 
@@ -17,6 +19,7 @@ time per grading Worker).
 """
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import subprocess
@@ -26,13 +29,8 @@ import zlib
 from pathlib import Path
 from typing import Callable, Iterable
 
-from distributed.diagnostics.plugin import WorkerPlugin
-
 from dlcourse_grading.engine.protocol import MAX_ATTEMPTS, Outcome, Submission
 from dlcourse_grading.paths import VENV_BIN
-
-PLUGIN = "course-grading"
-
 
 def scheduler_environment() -> dict[str, str]:
     """Dask settings for a grading cluster's scheduler (see the module's docstring)."""
@@ -40,33 +38,31 @@ def scheduler_environment() -> dict[str, str]:
             "DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION": "1.0"}
 
 
-class GradingPlugin(WorkerPlugin):
-    """Holds one grading Worker per Dask worker, started once."""
+#: The grading Workers of this (Dask worker) process, by the settings they were started with.
+_WORKERS: dict = {}
 
-    name = PLUGIN
 
-    def __init__(self, settings):
-        self.settings = settings
-        self.worker = None
+def _local_worker(settings):
+    """This Dask worker's grading Worker for `settings`, started on its first task (the fork
+    server then serves every later task); closed when the Dask worker's process ends."""
+    key = repr(settings.limits) + repr(settings.fork)
+    if key not in _WORKERS:
+        from distributed import get_worker
 
-    def setup(self, worker) -> None:
         from dlcourse_grading.engine.worker import Worker
 
         # One unprivileged uid per Dask worker: from its name when numeric, else from its address.
-        name = str(worker.name)
-        number = int(name) if name.isdigit() else 1 + zlib.crc32(worker.address.encode()) % 900
-        self.worker = Worker(self.settings, number)
+        me = get_worker()
+        name = str(me.name)
+        number = int(name) if name.isdigit() else 1 + zlib.crc32(me.address.encode()) % 900
+        _WORKERS[key] = Worker(settings, number)
+        atexit.register(_WORKERS[key].close)
+    return _WORKERS[key]
 
-    def teardown(self, worker) -> None:
-        if self.worker is not None:
-            self.worker.close()
 
-
-def grade_task(submission: Submission) -> Outcome:
-    """The task a Dask worker runs: grade with the worker's own grading Worker."""
-    from distributed import get_worker
-
-    return get_worker().plugins[PLUGIN].worker.grade(submission)
+def grade_task(submission: Submission, settings) -> Outcome:
+    """The task a Dask worker runs: grade with this worker's own grading Worker."""
+    return _local_worker(settings).grade(submission)
 
 
 class DaskPool:
@@ -80,7 +76,6 @@ class DaskPool:
         from distributed.scheduler import KilledWorker
 
         with Client(self.address, timeout=60) as client:
-            client.register_plugin(GradingPlugin(self.settings), name=PLUGIN)
             futures = as_completed()
             held = {}
             for sub in submissions:
@@ -104,7 +99,7 @@ class DaskPool:
                 on_outcome(outcome)
 
     def _submit(self, client, sub: Submission, futures):
-        future = client.submit(grade_task, sub, pure=False, key=f"grade-{sub.assignment}-{sub.student}-{sub.attempt}-{uuid.uuid4().hex[:8]}")
+        future = client.submit(grade_task, sub, self.settings, pure=False, key=f"grade-{sub.assignment}-{sub.student}-{sub.attempt}-{uuid.uuid4().hex[:8]}")
         futures.add(future)
         if self.on_dispatch:
             self.on_dispatch(sub, 0)

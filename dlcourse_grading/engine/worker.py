@@ -27,7 +27,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import SAWarning
 
-from dlcourse_grading.engine import fastpaths, sandbox
+from dlcourse_grading.engine import converters, fastpaths, sandbox
 from dlcourse_grading.engine.protocol import NotebookOutcome, Outcome, Submission, read_tree, write_tree
 from dlcourse_grading.engine.provisioner import ENV_LIMITS, ENV_PIDS, ENV_UID
 from dlcourse_grading.engine.zygote import ENV_SOCKET
@@ -39,9 +39,7 @@ PR_SET_CHILD_SUBREAPER = 36
 def nbgrader_config(settings):
     """The course's nbgrader configuration with this run's limits in it: the one place where the
     settings reach nbgrader's execute step."""
-    from dlcourse_grading.settings import course_config
-
-    config = course_config()
+    config = converters.course_config()
     config.NbGrader.logfile = ""
     config.RobustExecute.timeout = settings.limits.cell_timeout
     config.RobustExecute.notebook_timeout = settings.limits.notebook_timeout
@@ -168,21 +166,7 @@ class Worker:
         return path
 
     def _run_converter(self, kind: str, course: Path, assignment: str, student: str | None = None):
-        from nbgrader.converters import Autograde, GenerateAssignment, GenerateFeedback
-        from nbgrader.coursedir import CourseDirectory
-
-        config = self.config.copy()
-        config.CourseDirectory.root = str(course)
-        config.CourseDirectory.db_url = _sqlite(course)
-        coursedir = CourseDirectory(config=config)
-        coursedir.assignment_id = assignment
-        if student:
-            coursedir.student_id = student
-        converter = {"generate": GenerateAssignment, "autograde": Autograde,
-                     "feedback": GenerateFeedback}[kind](coursedir=coursedir, config=config)
-        converter.force = True
-        converter.start()
-        return converter
+        return converters.run(kind, self.config, course, _sqlite(course), assignment, student)
 
     def _read_back(self, course: Path, sub: Submission, outcome: Outcome) -> None:
         from nbgrader.api import Gradebook, MissingEntry

@@ -255,6 +255,11 @@ def count_parameters(layer_sizes):
     weights = sum(a * b for a, b in zip(layer_sizes[:-1], layer_sizes[1:]))
     return weights + sum(layer_sizes)
 '''),
+    Variant("count_parameters", "returns a NumPy int64 where the contract says a Python int", False, '''
+def count_parameters(layer_sizes):
+    n = np.array(layer_sizes, dtype=np.int64)
+    return np.sum((n[:-1] + 1) * n[1:])
+'''),
     Variant("count_parameters", "correct: loop with (n_in + 1) * n_out", True, '''
 def count_parameters(layer_sizes):
     total = 0
@@ -532,6 +537,11 @@ def count_dead_units(layer, x):
 def count_dead_units(layer, x):
     a = layer(x)
     return int(ops.sum(ops.cast(ops.all(a == 0, axis=1), "int32")))
+'''),
+    Variant("count_dead_units", "returns a NumPy integer where the contract says a Python int", False, '''
+def count_dead_units(layer, x):
+    out = np.asarray(layer(x))
+    return np.sum(out.max(axis=0) <= 0)
 '''),
     Variant("count_dead_units", "correct: NumPy on the layer's outputs", True, '''
 def count_dead_units(layer, x):

@@ -373,12 +373,20 @@ def relative_error(a, b, eps=1e-8):
         raise ValueError("shapes differ")
     return ops.max(ops.abs(a - b) / ops.maximum(ops.abs(a) + ops.abs(b), eps))
 '''),
-    Variant("relative_error", "correct: eps added to the denominator", True, '''
+    Variant("relative_error", "eps added to the denominator instead of used as its floor", False, '''
 def relative_error(a, b, eps=1e-8):
     a, b = np.array(a, dtype=np.float64), np.array(b, dtype=np.float64)
     if a.shape != b.shape:
         raise ValueError(f"{a.shape} != {b.shape}")
     return float((np.abs(a - b) / (np.abs(a) + np.abs(b) + eps)).max())
+'''),
+    Variant("relative_error", "correct: np.where picks the floor", True, '''
+def relative_error(a, b, eps=1e-8):
+    a, b = np.array(a, dtype=np.float64), np.array(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"{a.shape} != {b.shape}")
+    scale = np.abs(a) + np.abs(b)
+    return float((np.abs(a - b) / np.where(scale < eps, eps, scale)).max())
 '''),
     Variant("relative_error", "correct: keras.ops in float64, then float()", True, '''
 def relative_error(a, b, eps=1e-8):
@@ -537,7 +545,7 @@ def numerical_gradient(f, x, h=1e-5):
         grad[i] = (float(f(x + e)) - float(f(x - e))) / (2 * h)
     return grad.reshape(x.shape)
 '''),
-    Variant("numerical_gradient", "correct: np.nditer over the caller's x, restored by arithmetic", True, '''
+    Variant("numerical_gradient", "in place on the caller's x, restored by arithmetic (changed by rounding)", False, '''
 def numerical_gradient(f, x, h=1e-5):
     grad = np.zeros(x.shape, dtype=np.float64)
     it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
@@ -553,6 +561,21 @@ def numerical_gradient(f, x, h=1e-5):
     return grad
 '''),
 ]
+
+
+NUMGRAD.append(Variant("numerical_gradient", "correct: in place on the caller's x, the saved value put back", True, '''
+def numerical_gradient(f, x, h=1e-5):
+    grad = np.zeros(x.shape, dtype=np.float64)
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + h
+        up = float(f(x))
+        x[i] = old - h
+        down = float(f(x))
+        x[i] = old
+        grad[i] = (up - down) / (2 * h)
+    return grad
+'''))
 
 # ----------------------------------------------------------------------------- gradient_check
 
@@ -631,19 +654,33 @@ def gradient_check(f, grad_f, x, h=1e-5, threshold=1e-6):
     error = relative_error(grad_f(x64), numeric)
     return error < threshold, error
 '''),
+    Variant("gradient_check", "passes when the error equals the threshold (<= instead of <)", False, '''
+def gradient_check(f, grad_f, x, h=1e-5, threshold=1e-6):
+    x64 = np.array(x, dtype=np.float64)
+    error = relative_error(grad_f(x64), numerical_gradient(f, x64, h))
+    return error <= threshold, error
+'''),
     Variant("gradient_check", "returns (error, passed) in the wrong order", False, '''
 def gradient_check(f, grad_f, x, h=1e-5, threshold=1e-6):
     x64 = np.array(x, dtype=np.float64)
     error = relative_error(grad_f(x64), numerical_gradient(f, x64, h))
     return error, error < threshold
 '''),
-    Variant("gradient_check", "correct: astype(float64), NumPy bool", True, '''
+    Variant("gradient_check", "returns numpy.bool_ where the contract says a bool", False, '''
 def gradient_check(f, grad_f, x, h=1e-5, threshold=1e-6):
     x64 = np.asarray(x).astype(np.float64)
     analytic = np.asarray(grad_f(x64.copy()), dtype=np.float64)
     numeric = numerical_gradient(f, x64.copy(), h=h)
     error = relative_error(analytic, numeric)
     return np.float64(error) < threshold, error
+'''),
+    Variant("gradient_check", "correct: astype(float64), NumPy comparison made a bool", True, '''
+def gradient_check(f, grad_f, x, h=1e-5, threshold=1e-6):
+    x64 = np.asarray(x).astype(np.float64)
+    analytic = np.asarray(grad_f(x64.copy()), dtype=np.float64)
+    numeric = numerical_gradient(f, x64.copy(), h=h)
+    error = relative_error(analytic, numeric)
+    return bool(np.float64(error) < threshold), error
 '''),
     Variant("gradient_check", "correct: analytic gradient first, explicit bool", True, '''
 def gradient_check(f, grad_f, x, h=1e-5, threshold=1e-6):
