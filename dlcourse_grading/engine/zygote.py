@@ -21,6 +21,9 @@ import sys
 from pathlib import Path
 
 ENV_SOCKET = "COURSE_ZYGOTE_SOCKET"
+#: How often the fork server checks that the grading worker that started it is still there.
+PARENT_POLL_S = 1.0
+_grader = 0  # the grading worker's pid, once serving
 
 
 def gpu_present() -> bool:
@@ -78,6 +81,8 @@ def run_kernel(request: dict) -> None:
 
         argv = request["argv"]
         args = argv[argv.index("ipykernel_launcher") + 1:] if "ipykernel_launcher" in argv else argv[1:]
+        if _grader:  # ipykernel's own parent poller: the kernel ends when the grading worker does
+            args = [*args, f"--IPKernelApp.parent_handle={_grader}"]
         app = IPKernelApp.instance()
         app.initialize(args)  # reads the connection file and binds the sockets, still privileged
         sandbox.isolate_network(limits)
@@ -113,6 +118,8 @@ def spawn(request: dict) -> int:
 def serve(path: str) -> None:
     import ctypes
 
+    global _grader
+    parent = _grader = os.getppid()  # the grading worker: it adopts the kernels (child subreaper)
     ctypes.CDLL(None).prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG: go when the grader goes
     preload()
     # The preloaded heap (400k objects) moves out of the collector's sight: a kernel's full
@@ -124,9 +131,18 @@ def serve(path: str) -> None:
     os.chmod(path, 0o600)
     server.listen(16)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # PR_SET_PDEATHSIG follows the thread that started us, and was seen not to fire when a Dask
+    # worker process died: the server also looks for its parent every second and goes with it.
+    server.settimeout(PARENT_POLL_S)
     print("ready", flush=True)  # the parent waits for this line
     while True:
-        conn, _ = server.accept()
+        try:
+            conn, _ = server.accept()
+        except TimeoutError:
+            if os.getppid() != parent:
+                sys.exit(0)
+            continue
+        conn.settimeout(None)
         with conn:
             try:
                 pid = spawn(_receive(conn))
