@@ -133,6 +133,20 @@ def numerical_gradient(f, x, h=1e-5):
 
 # ----------------------------------------------------------------------------- gradient_descent
 
+_GD_TAPE_STACK = '''
+def gradient_descent(f, start, learning_rate, steps):
+    p = tf.constant(np.asarray(start, dtype=np.float64))
+    points = [p]
+    for _ in range(steps):
+        with tf.GradientTape() as tape:
+            tape.watch(p)
+            loss = f(p)
+        p = p - learning_rate * tape.gradient(loss, p)
+        points.append(p)
+    return tf.stack(points)
+'''
+
+
 GRADIENT_DESCENT = [
     Variant("gradient_descent", "numerical gradients (numerical_gradient from exercise 1) instead of a tape",
             False, '''
@@ -239,32 +253,10 @@ def gradient_descent(f, start, learning_rate, steps):
         path.append(point)
     return tf.stack(path)
 '''),
-    Variant("gradient_descent", "stops early once the point is no longer finite", False, '''
-def gradient_descent(f, start, learning_rate, steps):
-    p = tf.constant(np.asarray(start, dtype=np.float64))
-    points = [p]
-    for _ in range(steps):
-        with tf.GradientTape() as tape:
-            tape.watch(p)
-            loss = f(p)
-        p = p - learning_rate * tape.gradient(loss, p)
-        if not bool(tf.reduce_all(tf.math.is_finite(p))):
-            break
-        points.append(p)
-    return tf.stack(points)
-'''),
-    Variant("gradient_descent", "correct: a float64 tensor watched by the tape, tf.stack", True, '''
-def gradient_descent(f, start, learning_rate, steps):
-    p = tf.constant(np.asarray(start, dtype=np.float64))
-    points = [p]
-    for _ in range(steps):
-        with tf.GradientTape() as tape:
-            tape.watch(p)
-            loss = f(p)
-        p = p - learning_rate * tape.gradient(loss, p)
-        points.append(p)
-    return tf.stack(points)
-'''),
+    Variant("gradient_descent", "stops early once the point is no longer finite", False,
+            _GD_TAPE_STACK.replace("        points.append(p)\n", "        if not bool(tf.reduce_all(tf.math.is_finite(p))):\n"
+                                   "            break\n        points.append(p)\n")),
+    Variant("gradient_descent", "correct: a float64 tensor watched by the tape, tf.stack", True, _GD_TAPE_STACK),
     Variant("gradient_descent", "correct: a compiled tf.function step on a variable, TensorArray-free", True, '''
 def gradient_descent(f, start, learning_rate, steps):
     point = tf.Variable(tf.constant(np.array(start, dtype=np.float64)))
