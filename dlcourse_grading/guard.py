@@ -26,7 +26,7 @@ WATCHED_MODULES = (
     "keras.random", "keras.backend", "keras.saving", "keras.utils", "dlcourse.testing",
 )
 #: Module prefixes watched in full (every module of the package, whenever loaded).
-WATCHED_PREFIXES = ("dlcourse_grading.checks", "dlcourse_grading.guard")
+WATCHED_PREFIXES = ("dlcourse_grading.checks", "dlcourse_grading.checklib", "dlcourse_grading.guard")
 #: Methods the kernel uses to report an error: replacing them can hide a failure.
 WATCHED_METHODS = (
     ("IPython.core.interactiveshell", "InteractiveShell",

@@ -24,6 +24,29 @@ class Variant:
     code: str
 
 
+def edited(base: str, *edits: tuple[str, str]) -> str:
+    """``base`` with each ``(old, new)`` edit applied: a variant written as the change it makes.
+
+    Each ``old`` must occur exactly once in the code it is applied to, so an edit that no longer
+    matches (the base was rewritten) fails loudly when the corpus is imported instead of silently
+    producing the unchanged, correct code.
+    """
+    code = base
+    for old, new in edits:
+        found = code.count(old)
+        if found != 1:
+            raise ValueError(f"edit target occurs {found} times (need exactly 1): {old!r}")
+        code = code.replace(old, new)
+    if code == base and edits:
+        raise ValueError("the edits leave the code unchanged")
+    return code
+
+
+def change(exercise: str, name: str, correct: bool, base: str, *edits: tuple[str, str]) -> Variant:
+    """A variant that is ``base`` with the named edits (see :func:`edited`)."""
+    return Variant(exercise, name, correct, edited(base, *edits))
+
+
 @dataclass
 class VariantResult:
     variant: Variant

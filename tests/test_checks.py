@@ -2,7 +2,10 @@
 import numpy as np
 import pytest
 
+from dlcourse.chapters import available_chapters
 from dlcourse_grading.checks import gradient_descent as gd
+from dlcourse_grading.notebook import read_assignment
+from dlcourse_grading.strength import StrengthRunner, _run
 
 OPTIMIZERS = [gd._SGD, gd._RMSPROP, gd._ADAM]
 # Keras' variables warn about NumPy 2's copy keyword on every conversion; not ours to fix.
@@ -23,3 +26,92 @@ def test_optimizer_reference_is_keras_update_rule(opt):
         for want, got in zip(want_states, keras_states):
             if got is not None:  # Keras' SGD keeps no velocity without momentum
                 assert np.max(np.abs(got - want) / gd._state_tolerance(want)) < 0.1, (shape, dtype, kwargs)
+
+
+# --------------------------------------------------------------------------- contract coverage
+
+def _defaulted_parameters(fn):
+    import inspect
+
+    return {name: p.default for name, p in inspect.signature(fn).parameters.items()
+            if p.default is not inspect.Parameter.empty}
+
+
+def _recording(fn, seen: dict):
+    """fn, noting for each defaulted parameter whether a call gave it another value."""
+    import functools
+    import inspect
+
+    signature, defaults = inspect.signature(fn), _defaulted_parameters(fn)
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            bound = signature.bind(*args, **kwargs).arguments
+        except TypeError:
+            bound = {}
+        for name, default in defaults.items():
+            if name in bound:
+                value = bound[name]
+                plain = isinstance(value, (int, float, str, bool, type(None)))
+                seen[name] |= (value != default) if plain else value is not default
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@pytest.mark.parametrize("chapter", available_chapters(), ids=lambda c: c.id)
+def test_every_argument_with_a_default_is_tested_with_another_value(chapter):
+    """A function that ignores an argument (h, eps, threshold, temperature, axis, ...) loses points:
+    the test cells call every defaulted parameter of every exercise's function with a value other
+    than its default at least once. Measured by running the test cells against recording copies of
+    the reference functions."""
+    import inspect
+
+    assignment = read_assignment(chapter.source)
+    runner = StrengthRunner(assignment)
+    never, seen_all = [], []
+    for ex in assignment.exercises:
+        if ex.kind != "code":
+            continue
+        namespace = dict(runner.base)
+        seen: dict[str, dict[str, bool]] = {}
+        for name in ex.names:
+            fn = namespace[name]
+            if inspect.isfunction(fn) and _defaulted_parameters(fn):
+                seen[name] = {p: False for p in _defaulted_parameters(fn)}
+                namespace[name] = _recording(fn, seen[name])
+        seen_all += seen.values()
+        for test in ex.tests:
+            assert _run(test.source, namespace) is None, f"{ex.grade_id}: {test.grade_id} fails on the reference"
+        never += [f"{ex.grade_id}: {name}({p}=...)" for name, params in seen.items() for p, hit in params.items()
+                  if not hit]
+    tracked = sum(len(params) for params in seen_all)
+    assert tracked >= 3, f"only {tracked} defaulted arguments found: is the recording wired to the test cells?"
+    assert not never, f"arguments only ever tested at their default: {never}"
+
+
+# --------------------------------------------------------------------------- "train, then measure" margins
+
+def _reference_namespace(key):
+    from dlcourse.chapters import chapter
+
+    return StrengthRunner(read_assignment(chapter(key).source)).base
+
+
+def test_standardization_speedup_limits_leave_the_reference_a_wide_margin():
+    """The reference solution reaches the target far inside both limits of the speed-up check."""
+    ns = _reference_namespace("gradient_descent")
+    fast, slow = gd.speedup_epochs(ns["train_linear_regression"], ns["standardize"])
+    print(f"standardized: {fast} epochs (limit {gd.SPEEDUP_MAX_FAST_EPOCHS}); raw: {slow} (limit >= "
+          f"{gd.SPEEDUP_MIN_RATIO} x standardized)")
+    assert fast is not None and fast <= gd.SPEEDUP_MAX_FAST_EPOCHS / 3
+    assert slow is None or slow >= 3 * gd.SPEEDUP_MIN_RATIO * fast
+
+
+def test_prelu_fit_tolerance_leaves_the_reference_a_wide_margin():
+    from dlcourse_grading.checks import activations as act
+
+    error = act.prelu_fit_error(_reference_namespace("activations")["PReLU"])
+    print(f"reference PReLU slope error after the fit: {error:.2e} (tolerance {act.PRELU_FIT_TOLERANCE})")
+    assert error <= act.PRELU_FIT_TOLERANCE / 5

@@ -55,3 +55,15 @@ def test_strength_corpus(chapter):
             and (tally[ex.grade_id][1] < MIN_WRONG or tally[ex.grade_id][3] < MIN_CORRECT)]
     assert not thin, f"corpus too thin (need >= {MIN_WRONG} wrong, >= {MIN_CORRECT} correct): {thin}"
     assert not surprises, "\n".join(surprises)
+
+
+def test_an_edit_that_no_longer_matches_its_base_fails_loudly():
+    """A named change must change the code: a missing, repeated or no-op edit is an error, never
+    a silent copy of the (correct) base counted as a caught wrong variant."""
+    from dlcourse_grading.strength import edited
+
+    base = "a = 1\nb = a + 1\n"
+    assert edited(base, ("a + 1", "a - 1")) == "a = 1\nb = a - 1\n"
+    for edit in (("c = 3", "c = 4"), ("a", "z"), ("b = a + 1", "b = a + 1")):
+        with pytest.raises(ValueError):
+            edited(base, edit)

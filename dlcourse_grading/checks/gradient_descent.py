@@ -2,13 +2,13 @@
 
 Each ``check_*`` takes the student's functions, raises AssertionError with a student-facing
 message on the first problem and returns None when everything holds. References are NumPy
-float64 computations, except for the optimizers, whose reference is ``keras.optimizers`` itself
-run on the same gradients; inputs come from seeded generators.
+float64 computations, except for the optimizers, whose reference is ``keras.optimizers``' update
+rule (tests/test_checks.py shows the two agree); inputs come from seeded generators.
 """
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
@@ -16,63 +16,34 @@ import dlcourse  # noqa: F401  (quiet TensorFlow before it is imported)
 import keras
 import tensorflow as tf
 
-from dlcourse.testing import as_array, assert_close, assert_dtype, assert_shape, assert_tensor_like
-from dlcourse_grading.checks.common import (
-    assert_no_builtin,
-    assert_python_float,
+from dlcourse.testing import as_array, assert_close, assert_shape
+from dlcourse_grading.checklib import (
+    APPLY_OPS,
+    FIT,
+    TAPE_GRADIENTS,
+    assert_no_ops,
+    assert_python_str,
     assert_result,
+    assert_tensor,
+    blocked,
     call,
     case_rng,
     checked,
     counting_calls,
     describe,
-    forbidden_calls,
+    first_bad_row,
     no_new_variables,
+    no_optimizers,
+    unpack,
 )
+from dlcourse_grading.checklib.references import central_differences, gradient_descent_path, to64
+from dlcourse_grading.checklib.training import epochs_to_reach
 
 __all__ = [
     "check_numerical_gradient", "check_gradient_descent", "check_classify_run",
     "check_sgd_momentum_step", "check_rmsprop_step", "check_adam_step",
     "check_standardize", "check_train_linear_regression", "check_standardization_speedup",
 ]
-
-#: Ready-made optimizers and training loops that the exercises forbid.
-_OPTIMIZER_TARGETS = [(keras.optimizers.Optimizer, "__init__"), (keras.optimizers.Optimizer, "apply"),
-                      (keras.optimizers.Optimizer, "apply_gradients"),
-                      (tf.compat.v1.train.Optimizer, "apply_gradients"),
-                      (tf.compat.v1.train.Optimizer, "minimize")]
-_FIT_TARGETS = [(keras.Model, "fit"), (keras.Model, "train_on_batch")]
-_TAPE_TARGETS = [(tf.GradientTape, "gradient"), (tf.GradientTape, "jacobian"), (tf.GradientTape, "batch_jacobian")]
-#: Op types of TensorFlow's fused optimizer updates.
-_APPLY_OPS = {"ApplyGradientDescent", "ResourceApplyGradientDescent", "ApplyMomentum", "ResourceApplyMomentum",
-              "ResourceApplyKerasMomentum", "ApplyRMSProp", "ResourceApplyRMSProp", "ApplyCenteredRMSProp",
-              "ResourceApplyCenteredRMSProp", "ApplyAdam", "ResourceApplyAdam", "ApplyAdagrad",
-              "ResourceApplyAdagrad", "ResourceApplyAdagradV2"}
-
-
-def _np(x) -> np.ndarray:
-    return as_array(x, "value")
-
-
-def _no_optimizers(what: str):
-    return forbidden_calls(_OPTIMIZER_TARGETS, f"{what} uses a ready-made optimizer (keras.optimizers or "
-                                               "tf.compat.v1.train): write the update yourself")
-
-
-def _as_float64(value) -> np.ndarray:
-    """The caller's value as float64 NumPy (float32 inputs keep their rounded values)."""
-    if hasattr(value, "numpy"):
-        value = value.numpy()
-    return np.array(value, dtype=np.float64)
-
-
-def _snapshot(value):
-    return value.copy() if isinstance(value, np.ndarray) else None
-
-
-def _assert_not_modified(value, before, what: str) -> None:
-    if before is not None and not np.array_equal(value, before, equal_nan=True):
-        raise AssertionError(f"{what}: modified the NumPy array it was given; work on a copy")
 
 
 # --------------------------------------------------------------------------- exercise 1
@@ -110,6 +81,19 @@ def _np_scalar(fn):
 _A5 = np.array([[2.0, -1.0, 0.5, 0.0, 1.5], [0.3, 1.0, -2.0, 0.7, 0.0], [1.1, 0.0, 3.0, -0.4, 0.2],
                 [-0.6, 2.2, 0.0, 1.0, -1.3], [0.0, 0.9, -0.8, 0.4, 2.5]])
 
+#: How each case's x reaches the student (every container the contract admits).
+_NG_INPUTS = {
+    "vector4": lambda rng: tf.constant(rng.normal(size=4) * 2),
+    "vector3": lambda rng: tf.constant(rng.normal(size=3) * 1.5),
+    "matrix23": lambda rng: rng.normal(size=(2, 3)),
+    "vector5": lambda rng: tf.constant(rng.normal(size=5)),
+    "tensor222": lambda rng: tf.constant(rng.normal(size=(2, 2, 2)) * 2),
+    "scalar": lambda rng: 1.3,
+    "list3": lambda rng: [float(v) for v in rng.normal(size=3)],
+    "float32": lambda rng: tf.constant(rng.normal(size=6) * 2, tf.float32),
+    "large": lambda rng: tf.constant(rng.uniform(200.0, 1000.0, size=4) * rng.choice([-1.0, 1.0], size=4)),
+}
+
 _NG_CASES = [  # description, function, x (as the student gets it), h (None: the default)
     ("a cubic polynomial of a vector, h=0.1",
      _np_scalar(lambda a: np.sum(a ** 3 - 2 * a ** 2 + 0.5 * a)), "vector4", 0.1),
@@ -132,76 +116,44 @@ _NG_CASES = [  # description, function, x (as the student gets it), h (None: the
 ]
 
 
-def _ng_input(kind: str, rng: np.random.Generator):
-    if kind == "vector4":
-        return tf.constant(rng.normal(size=4) * 2)
-    if kind == "vector3":
-        return tf.constant(rng.normal(size=3) * 1.5)
-    if kind == "matrix23":
-        return rng.normal(size=(2, 3))
-    if kind == "vector5":
-        return tf.constant(rng.normal(size=5))
-    if kind == "tensor222":
-        return tf.constant(rng.normal(size=(2, 2, 2)) * 2)
-    if kind == "scalar":
-        return 1.3
-    if kind == "list3":
-        return [float(v) for v in rng.normal(size=3)]
-    if kind == "float32":
-        return tf.constant(rng.normal(size=6) * 2, tf.float32)
-    if kind == "large":
-        return tf.constant(rng.uniform(200.0, 1000.0, size=4) * rng.choice([-1.0, 1.0], size=4))
-    raise ValueError(kind)
-
-
-def _central_differences(fn, point: np.ndarray, h: float) -> np.ndarray:
-    grad = np.zeros_like(point)
-    for index in np.ndindex(point.shape):
-        step = np.zeros_like(point)
-        step[index] = h
-        grad[index] = (float(fn(tf.constant(point + step))) - float(fn(tf.constant(point - step)))) / (2 * h)
-    return grad
-
-
 def _evaluated_at(points: list[np.ndarray], target: np.ndarray) -> bool:
     return any(np.allclose(p, target, rtol=1e-12, atol=1e-12) for p in points)
+
+
+def _difference_hint(f: _ScalarFunction, point, step, grad, expected) -> str:
+    """Which evaluations were missing, or whether the error has float32's size."""
+    units = [np.eye(point.size)[i].reshape(point.shape) for i in range(point.size)]
+    plus = all(_evaluated_at(f.points, point + step * e) for e in units)
+    minus = all(_evaluated_at(f.points, point - step * e) for e in units)
+    if not (plus or minus):
+        return " (f was not evaluated at x + h*e_i and x - h*e_i with the h it was given)"
+    if not minus:
+        return " (f was not evaluated at every x - h*e_i: use central differences, not forward ones)"
+    got = as_array(grad, "gradient") if hasattr(grad, "shape") else None
+    small = got is not None and got.shape == expected.shape and np.all(
+        np.abs(got - expected) <= 1e-3 * (np.abs(expected) + 1e-3))
+    return " (small errors: is some value rounded to float32 on the way?)" if small else ""
 
 
 @checked
 def check_numerical_gradient(numerical_gradient):
     rng = case_rng("numerical_gradient")
     for description, fn, kind, h in _NG_CASES:
-        x = _ng_input(kind, rng)
-        point = _as_float64(x)
-        step = 1e-5 if h is None else h
-        expected = _central_differences(fn, point, step)
+        x = _NG_INPUTS[kind](rng)
+        point, step = to64(x), 1e-5 if h is None else h
+        expected = central_differences(fn, point, step, as_input=tf.constant)
         f = _ScalarFunction(fn, point.shape)
         what = f"numerical_gradient for {description}"
-        before = _snapshot(x)
-        kwargs = {} if h is None else {"h": h}
         with no_new_variables(what, "compute the differences with plain tensors or arrays"), \
-                forbidden_calls(_TAPE_TARGETS, f"{what} uses tf.GradientTape: take the differences of f's values "
-                                               "instead (f may be NumPy code that no tape can follow)"):
-            grad = call(numerical_gradient, f, x, what=what, **kwargs)
-        _assert_not_modified(x, before, what)
+                blocked(TAPE_GRADIENTS, f"{what} uses tf.GradientTape: take the differences of f's values "
+                                        "instead (f may be NumPy code that no tape can follow)"):
+            grad = call(numerical_gradient, f, x, what=what, **({} if h is None else {"h": h}))
         if not f.points:
             raise AssertionError(f"{what}: f was never called (use central differences of f's values)")
-        try:
+        try:  # the same differences in float64: only the order of operations may differ
             assert_result(grad, expected, what, dtype="float64", rtol=1e-7, atol=1e-9)
         except AssertionError as error:
-            units = [np.eye(point.size)[i].reshape(point.shape) for i in range(point.size)]
-            plus = all(_evaluated_at(f.points, point + step * e) for e in units)
-            minus = all(_evaluated_at(f.points, point - step * e) for e in units)
-            if not (plus or minus):
-                hint = " (f was not evaluated at x + h*e_i and x - h*e_i with the h it was given)"
-            elif not minus:
-                hint = " (f was not evaluated at every x - h*e_i: use central differences, not forward ones)"
-            else:
-                got = as_array(grad, what) if hasattr(grad, "shape") else None
-                small = got is not None and got.shape == expected.shape and np.all(
-                    np.abs(got - expected) <= 1e-3 * (np.abs(expected) + 1e-3))
-                hint = " (small errors: is some value rounded to float32 on the way?)" if small else ""
-            raise AssertionError(f"{error}{hint}") from None
+            raise AssertionError(f"{error}{_difference_hint(f, point, step, grad, expected)}") from None
 
 
 # --------------------------------------------------------------------------- exercise 2
@@ -266,37 +218,32 @@ def _describe_start(start) -> str:
     return describe(start)
 
 
+def _run_gradient_descent(gradient_descent, fn, start, learning_rate, steps, what):
+    """The student's run with optimizers blocked; every gradient must come from a tape."""
+    with no_optimizers(what), counting_calls(*TAPE_GRADIENTS) as tapes:
+        path = call(gradient_descent, _float64_input(fn), start, learning_rate, steps, what=what)
+    if steps and not tapes.count:
+        raise AssertionError(f"{what}: never asked a tf.GradientTape for a gradient; get every gradient from "
+                             "the tape (not by hand, not numerically)")
+    return path
+
+
 @checked
 def check_gradient_descent(gradient_descent):
     for name, start, learning_rate, steps in _GD_CASES:
         start = start() if callable(start) else start
         fn, grad = _GD_FUNCTIONS[name]
-        p = _as_float64(start)
-        expected = [p.copy()]
-        for _ in range(steps):
-            p = p - learning_rate * grad(p)
-            expected.append(p.copy())
-        expected = np.array(expected)
+        expected = gradient_descent_path(grad, start, learning_rate, steps)
         what = (f"gradient_descent on {name} from {_describe_start(start)}, learning rate {learning_rate}, "
                 f"{steps} steps")
-        before = _snapshot(start)
-        with _no_optimizers(what), counting_calls(tf.GradientTape, "gradient") as tapes, \
-                counting_calls(tf.GradientTape, "jacobian") as jacobians:
-            path = call(gradient_descent, _float64_input(fn), start, learning_rate, steps, what=what)
-        _assert_not_modified(start, before, what)
-        if steps and not tapes.count + jacobians.count:
-            raise AssertionError(f"{what}: never asked a tf.GradientTape for a gradient; get every gradient from "
-                                 "the tape (not by hand, not numerically)")
-        assert_tensor_like(path, what)
-        assert_shape(path, expected.shape, what)
-        assert_dtype(path, "float64", what)
+        path = _run_gradient_descent(gradient_descent, fn, start, learning_rate, steps, what)
+        assert_tensor(path, expected.shape, "float64", what)
         got = as_array(path, what)
         assert_close(got[0], expected[0], f"{what}: row 0 (the start; convert it straight to float64, "
                      "without a detour through float32)", rtol=1e-12, atol=0)
-        tol = 1e-7 * np.abs(expected) + 1e-9
-        wrong = ~(np.abs(got - expected) <= tol)
-        if wrong.any():
-            row = int(np.argmax(wrong.any(axis=1)))
+        # 1e-7 relative: a float32 detour anywhere shows up as ~1e-7 after one step, and grows.
+        row = first_bad_row(got, expected, 1e-7 * np.abs(expected) + 1e-9)
+        if row is not None:
             raise AssertionError(f"{what}: wrong values from row {row} on (the point after {row} updates)")
     _check_overflowing_run(gradient_descent)
 
@@ -307,22 +254,16 @@ def _check_overflowing_run(gradient_descent):
     # Each update multiplies y by 1 - 20 * 1e6: float64 (max ~1.8e308) overflows at update 43 of 50,
     # then inf - inf makes NaN; rows 0-40 are ordinary finite numbers.
     learning_rate, steps, finite_rows = 1e6, 50, 41
-    with np.errstate(all="ignore"):
-        rows = [np.array([1.0, 1.0])]
-        for _ in range(steps):
-            rows.append(rows[-1] - learning_rate * grad(rows[-1]))
-    expected = np.array(rows)
+    expected = gradient_descent_path(grad, [1.0, 1.0], learning_rate, steps)
     what = (f"gradient_descent on the bowl x**2 + 10 y**2 from [1.0, 1.0], learning rate {learning_rate:g}, "
             f"{steps} steps (a run that overflows to inf, then NaN)")
-    with _no_optimizers(what):
+    with no_optimizers(what):
         path = call(gradient_descent, _float64_input(fn), [1.0, 1.0], learning_rate, steps, what=what)
     assert_shape(path, expected.shape, f"{what}; a diverging run still returns steps + 1 rows")
     got = as_array(path, what)
     assert_close(got[:finite_rows], expected[:finite_rows], f"{what}: rows before the overflow", rtol=1e-7, atol=0)
     if np.isfinite(got[-1]).any():
         raise AssertionError(f"{what}: the last row is finite, but the run overflowed long before")
-
-
 # --------------------------------------------------------------------------- exercise 3
 
 def _classify(path, losses) -> str:
@@ -337,15 +278,9 @@ def _classify(path, losses) -> str:
 
 
 def _gd_run(loss, grad, start, learning_rate, steps):
+    path = gradient_descent_path(grad, start, learning_rate, steps)
     with np.errstate(all="ignore"):
-        p = np.array(start, dtype=np.float64)
-        path = [p.copy()]
-        for _ in range(steps):
-            p = p - learning_rate * grad(p)
-            path.append(p.copy())
-        path = np.array(path)
-        losses = np.array([loss(q) for q in path])
-    return path, losses
+        return path, np.array([loss(q) for q in path])
 
 
 _RUN_FUNCTIONS = {  # name: (loss, gradient, start)
@@ -430,10 +365,7 @@ def check_classify_run(classify_run):
         label, wrap = containers[index % len(containers)]
         what = f"classify_run on {description} (path and losses as {label})"
         got = call(classify_run, wrap(path), wrap(losses), what=what)
-        if not isinstance(got, str):
-            raise AssertionError(f"{what}: return a Python str, got {type(got).__name__}")
-        if got not in ("converging", "oscillating", "diverging"):
-            raise AssertionError(f"{what}: returned {got!r}; return 'converging', 'oscillating' or 'diverging'")
+        assert_python_str(got, what, choices=("converging", "oscillating", "diverging"))
         if got != expected:
             raise AssertionError(f"{what}: returned {got!r}, which is not what the rule gives (check the rules "
                                  "and their order)")
@@ -529,15 +461,10 @@ def _gradients(rng, shape, steps, scale):
 
 def _call_step(opt: _Optimizer, step_fn, param, grad, state, t, kwargs, what):
     args = (param, grad, *state) + ((t,) if opt.with_step else ())
-    out = call(step_fn, *args, what=what, **kwargs)
     names = ("new param",) + tuple(f"new {s}" for s in opt.state_names)
-    if not isinstance(out, (tuple, list)) or len(out) != len(names):
-        raise AssertionError(f"{what}: return a tuple ({', '.join(names)}), got "
-                             f"{type(out).__name__}{'' if not isinstance(out, (tuple, list)) else f' of length {len(out)}'}")
-    shape, dtype = tuple(param.shape), param.dtype.name
+    out = unpack(call(step_fn, *args, what=what, **kwargs), names, what, lists_too=True)
     for value, name in zip(out, names):
-        assert_shape(value, shape, f"{what}: the {name}")
-        assert_dtype(value, dtype, f"{what}: the {name}")
+        assert_tensor(value, tuple(param.shape), param.dtype.name, f"{what}: the {name}")
     return out[0], tuple(out[1:])
 
 
@@ -576,7 +503,12 @@ def _trajectory_inputs(rng, shape, dtype, scale, steps):
 
 
 def _parameter_tolerance(p0, want_params, dtype):
-    """A small share of the typical step, plus the parameter's float rounding over t steps."""
+    """A small share of the typical step, plus the parameter's float rounding over t steps.
+
+    2e-3 of the largest step and of the distance travelled: a wrong hyper-parameter or a missing
+    bias correction moves the parameter by a sizeable share of a step per step (far above it), while
+    float32 arithmetic in another order stays below a twentieth of it (tests/test_checks.py measures
+    Keras' own float32 updates against the float64 rule at under 5% of this tolerance)."""
     eps = np.finfo(dtype).eps
     moves = np.abs(np.diff(np.concatenate([p0[None], want_params]), axis=0))
     typical = float(np.max(moves)) if moves.size else 0.0
@@ -585,15 +517,10 @@ def _parameter_tolerance(p0, want_params, dtype):
 
 
 def _state_tolerance(want):
+    """1e-5 of the state's scale plus 1e-4 relative: float32 accumulates ~1e-7 per step over <= 100
+    steps; tests/test_checks.py measures Keras' float32 state within a tenth of it."""
     scale_state = float(np.max(np.abs(want))) if want.size else 0.0
     return 1e-5 * scale_state + 1e-4 * np.abs(want) + 1e-30
-
-
-def _first_bad_step(got: np.ndarray, want: np.ndarray, tol: np.ndarray) -> int | None:
-    bad = ~(np.abs(got - want) <= tol)
-    if not bad.any():
-        return None
-    return int(np.argmax(bad.reshape(len(bad), -1).any(axis=1)))
 
 
 def _check_trajectory(opt: _Optimizer, step_fn, rng, shape, dtype, scale, steps, kwargs):
@@ -605,18 +532,18 @@ def _check_trajectory(opt: _Optimizer, step_fn, rng, shape, dtype, scale, steps,
     param = tf.constant(p0, dtype)
     state = tuple(tf.zeros(shape, dtype) for _ in opt.state_names)
     got_params, got_states = [], [[] for _ in opt.state_names]
-    with _no_optimizers(opt.name), no_new_variables(what, "keep the state in the tensors you return"):
+    with no_optimizers(opt.name), no_new_variables(what, "keep the state in the tensors you return"):
         for t, g in enumerate(grads, start=1):
             param, state = _call_step(opt, step_fn, param, tf.constant(g, dtype), state, t, kwargs,
                                       f"{what}, step {t}")
-            got_params.append(_np(param))
+            got_params.append(as_array(param, f"{what}, step {t}: the new param"))
             for i, s in enumerate(state):
-                got_states[i].append(_np(s))
-    bad = _first_bad_step(np.array(got_params), want_params, _parameter_tolerance(p0, want_params, dtype))
+                got_states[i].append(as_array(s, f"{what}, step {t}: the new {opt.state_names[i]}"))
+    bad = first_bad_row(np.array(got_params), want_params, _parameter_tolerance(p0, want_params, dtype))
     if bad is not None:
         raise AssertionError(f"{what}: the parameter differs from Keras' from step {bad + 1} on")
     for name, got, want in zip(opt.state_names, got_states, want_states):
-        bad = _first_bad_step(np.array(got), want, _state_tolerance(want))
+        bad = first_bad_row(np.array(got), want, _state_tolerance(want))
         if bad is not None:
             raise AssertionError(f"{what}: the returned {name} differs from the {name} of Keras' update rule "
                                  f"from step {bad + 1} on (return the new {name} itself, as defined above)")
@@ -637,7 +564,7 @@ def _check_single_steps(opt: _Optimizer, step_fn, rng):
         hyper = ", ".join(f"{k}={v:g}" for k, v in kwargs.items()) or "default hyper-parameters"
         at = f", step={t}" if opt.with_step else ""
         what = f"{opt.name} from a non-zero state ({hyper}{at}; {dtype}, shape {shape})"
-        with _no_optimizers(opt.name), no_new_variables(what, "keep the state in the tensors you return"):
+        with no_optimizers(opt.name), no_new_variables(what, "keep the state in the tensors you return"):
             new_param, new_state = _call_step(opt, step_fn, tf.constant(p, dtype), tf.constant(g, dtype),
                                                tuple(tf.constant(s, dtype) for s in state), t, kwargs, what)
         for name, got, want in zip(opt.state_names, new_state, expected[1:]):
@@ -653,8 +580,8 @@ def _check_traceable(opt: _Optimizer, step_fn):
         args = tensors + ((3,) if opt.with_step else ())
         return step_fn(*args)
 
-    with _no_optimizers(opt.name):
-        assert_no_builtin(traced, specs, opt.name, forbidden_ops=_APPLY_OPS)
+    with no_optimizers(opt.name):
+        assert_no_ops(traced, specs, opt.name, APPLY_OPS, advice="write the update yourself")
 
 
 def _check_optimizer(opt: _Optimizer, step_fn):
@@ -712,14 +639,10 @@ def _standardize_cases(rng):
 
 
 def _check_standardized(result, x64, mean, std, dtype, tol, what, given):
-    if not isinstance(result, (tuple, list)) or len(result) != 3:
-        raise AssertionError(f"{what}: return a tuple (x_standardized, mean, std)")
-    xs, got_mean, got_std = result
+    xs, got_mean, got_std = unpack(result, ("x_standardized", "mean", "std"), what, lists_too=True)
     n, d = x64.shape
     for value, name, shape in ((xs, "x_standardized", (n, d)), (got_mean, "mean", (d,)), (got_std, "std", (d,))):
-        assert_tensor_like(value, f"{what}: {name}")
-        assert_shape(value, shape, f"{what}: {name}")
-        assert_dtype(value, dtype, f"{what}: {name}")
+        assert_tensor(value, shape, dtype, f"{what}: {name}")
     stat_tol = {"rtol": 1e-6 if dtype == "float64" else 1e-5, "atol": 1e-12}
     if given:
         assert_close(got_mean, mean, f"{what}: the returned mean (return the statistics you were given)", **stat_tol)
@@ -728,7 +651,7 @@ def _check_standardized(result, x64, mean, std, dtype, tol, what, given):
         spread = np.sqrt(((x64 - x64.mean(axis=0)) ** 2).mean(axis=0))
         assert_close(got_mean, mean, f"{what}: the mean of each column", rtol=stat_tol["rtol"],
                      atol=max(1e-12, float(np.max(spread)) * tol))
-        got_std64 = _np(got_std)
+        got_std64 = as_array(got_std, f"{what}: std")
         constant = std == 1.0
         if np.any(constant & (got_std64 != 1.0)):
             raise AssertionError(f"{what}: a column whose standard deviation is 0 must get std 1")
@@ -742,12 +665,10 @@ def _check_standardized(result, x64, mean, std, dtype, tol, what, given):
 def check_standardize(standardize):
     rng = case_rng("standardize")
     for description, x, dtype, tol in _standardize_cases(rng):
-        x64 = _as_float64(x)
+        x64 = to64(x)
         mean, std = _statistics(x64)
         what = f"standardize(x) on {description} ({dtype}, {x64.shape[0]} x {x64.shape[1]})"
-        before = _snapshot(x)
         result = call(standardize, x, what=what)
-        _assert_not_modified(x, before, what)
         _check_standardized(result, x64, mean, std, dtype, tol, what, given=False)
     # Test data standardised with the training statistics.
     for dtype, as_tensor in (("float64", False), ("float32", True)):
@@ -760,10 +681,7 @@ def check_standardize(standardize):
         what = (f"standardize(x_test, mean, std) with the training set's statistics given as {dtype} {kind} "
                 "(the test set has other statistics)")
         wrap = (lambda v: tf.constant(v, dtype)) if as_tensor else (lambda v: v.astype(dtype))
-        x_test = wrap(test)
-        before = _snapshot(x_test)
-        result = call(standardize, x_test, wrap(mean), wrap(std), what=what)
-        _assert_not_modified(x_test, before, what)
+        result = call(standardize, wrap(test), wrap(mean), wrap(std), what=what)
         _check_standardized(result, test, mean, std, dtype, 1e-4 if dtype == "float32" else 1e-9,
                             what, given=True)
 
@@ -771,6 +689,7 @@ def check_standardize(standardize):
 # --------------------------------------------------------------------------- exercise 8
 
 def _reference_regression(x: np.ndarray, y: np.ndarray, learning_rate: float, epochs: int):
+    """Full-batch gradient descent on the MSE from w = 0, b = 0; losses[k] is the loss before update k."""
     n, d = x.shape
     w, b, losses = np.zeros(d), 0.0, []
     with np.errstate(all="ignore"):
@@ -811,28 +730,18 @@ def _regression_cases(rng):
 
 
 def _check_regression_result(result, x64, epochs, what):
-    if not isinstance(result, (tuple, list)) or len(result) != 3:
-        raise AssertionError(f"{what}: return a tuple (w, b, losses)")
-    w, b, losses = result
-    d = x64.shape[1]
-    assert_tensor_like(w, f"{what}: w")
-    assert_shape(w, (d,), f"{what}: w")
-    assert_dtype(w, "float64", f"{what}: w")
-    assert_tensor_like(b, f"{what}: b")
-    assert_shape(b, (), f"{what}: b")
-    assert_dtype(b, "float64", f"{what}: b")
-    assert_tensor_like(losses, f"{what}: losses")
-    assert_shape(losses, (epochs,), f"{what}: losses")
+    w, b, losses = unpack(result, ("w", "b", "losses"), what, lists_too=True)
+    assert_tensor(w, (x64.shape[1],), "float64", f"{what}: w")
+    assert_tensor(b, (), "float64", f"{what}: b")
+    assert_tensor(losses, (epochs,), None, f"{what}: losses")
     return w, b, losses
 
 
 def _train(train_linear_regression, x, y, learning_rate, epochs, what):
-    with _no_optimizers(what), forbidden_calls(_FIT_TARGETS, f"{what} calls model.fit: write the training loop "
-                                                             "yourself"), \
-            counting_calls(tf.GradientTape, "gradient") as tapes, \
-            counting_calls(tf.GradientTape, "jacobian") as jacobians:
+    with no_optimizers(what), blocked(FIT, f"{what} calls model.fit: write the training loop yourself"), \
+            counting_calls(*TAPE_GRADIENTS) as tapes:
         result = call(train_linear_regression, x, y, learning_rate, epochs, what=what)
-    if epochs and not tapes.count + jacobians.count:
+    if epochs and not tapes.count:
         raise AssertionError(f"{what}: never asked a tf.GradientTape for a gradient; get dL/dw and dL/db from "
                              "the tape, not from a hand-written formula")
     return result
@@ -842,23 +751,18 @@ def _train(train_linear_regression, x, y, learning_rate, epochs, what):
 def check_train_linear_regression(train_linear_regression):
     rng = case_rng("train_linear_regression")
     for description, x, y, learning_rate, epochs in _regression_cases(rng):
-        x64, y64 = _as_float64(x), _as_float64(y)
+        x64, y64 = to64(x), to64(y)
         what = (f"train_linear_regression on {description} ({x64.shape[0]} examples, learning rate "
                 f"{learning_rate:g}, {epochs} epochs)")
-        before_x, before_y = _snapshot(x), _snapshot(y)
         result = _train(train_linear_regression, x, y, learning_rate, epochs, what)
-        _assert_not_modified(x, before_x, what)
-        _assert_not_modified(y, before_y, what)
         w, b, losses = _check_regression_result(result, x64, epochs, what)
         want_w, want_b, want_losses = _reference_regression(x64, y64, learning_rate, epochs)
         got_losses = as_array(losses, f"{what}: losses")
         if epochs:
             assert_close(got_losses[:1], want_losses[:1], f"{what}: losses[0] (the loss at w = 0, b = 0)",
                          rtol=1e-9, atol=1e-12)
-            tol = 1e-7 * np.abs(want_losses) + 1e-12
-            wrong = ~(np.abs(got_losses - want_losses) <= tol)
-            if wrong.any():
-                k = int(np.argmax(wrong))
+            k = first_bad_row(got_losses, want_losses, 1e-7 * np.abs(want_losses) + 1e-12)
+            if k is not None:
                 raise AssertionError(f"{what}: the loss history is wrong from losses[{k}] on (losses[k] is the "
                                      "MSE before update k; check the gradients and the update)")
         scale = 1e-7 * max(1.0, float(np.max(np.abs(want_w))), abs(float(want_b)))
@@ -866,8 +770,16 @@ def check_train_linear_regression(train_linear_regression):
         assert_close(b, want_b, f"{what}: b after the last update", rtol=1e-7, atol=scale)
 
 
-@checked
-def check_standardization_speedup(train_linear_regression, standardize):
+#: "Reached" means within 1% of the least-squares MSE. The reference solution reaches it in 3 epochs
+#: on standardized features and not within 100 on the raw ones (tests/test_checks.py measures both
+#: against these limits); a standardize that does not center stalls on the raw mean like raw data.
+SPEEDUP_REACHED = 1.01
+SPEEDUP_MAX_FAST_EPOCHS = 60
+SPEEDUP_MIN_RATIO = 5
+
+
+def speedup_epochs(train_linear_regression, standardize) -> tuple[int | None, int | None]:
+    """Epochs to reach the target on standardized and on raw features (None: not within the run)."""
     rng = case_rng("standardization_speedup")
     n, epochs = 150, 100
     x_raw = np.column_stack([rng.normal(80.0, 15.0, n), rng.normal(-3.0, 0.05, n), rng.normal(0.0, 2.0, n)])
@@ -875,30 +787,28 @@ def check_standardization_speedup(train_linear_regression, standardize):
     design = np.column_stack([x_raw, np.ones(n)])
     coef, *_ = np.linalg.lstsq(design, y, rcond=None)
     best = float(np.mean((design @ coef - y) ** 2))
-    raw_rate = 1.0 / float(np.linalg.eigvalsh(2 * design.T @ design / n).max())  # stable, half the limit
-    std_rate = 0.5
+    # Half the stability limit 2 / lambda_max of the MSE's Hessian 2 X^T X / n: stable, and as fast as it safely gets.
+    raw_rate = 1.0 / float(np.linalg.eigvalsh(2 * design.T @ design / n).max())
+    std_rate = 0.5  # the same rule on standardized features, whose Hessian's largest eigenvalue is ~2-4
 
     what = "standardize(x) on the raw features of the speed-up check"
-    result = call(standardize, x_raw, what=what)
-    if not isinstance(result, (tuple, list)) or len(result) != 3:
-        raise AssertionError(f"{what}: return a tuple (x_standardized, mean, std)")
-    x_std = result[0]
-    runs = {}
-    for label, x, rate in (("raw", x_raw, raw_rate), ("standardised", x_std, std_rate)):
+    x_std = unpack(call(standardize, x_raw, what=what), ("x_standardized", "mean", "std"), what, lists_too=True)[0]
+    reached = {}
+    for label, x, rate in (("raw", x_raw, raw_rate), ("standardized", x_std, std_rate)):
         what = f"train_linear_regression on {label} features (learning rate {rate:.3g}, {epochs} epochs)"
-        w, b, losses = _check_regression_result(_train(train_linear_regression, x, y, rate, epochs, what),
+        _, _, losses = _check_regression_result(_train(train_linear_regression, x, y, rate, epochs, what),
                                                 x_raw, epochs, what)
-        runs[label] = as_array(losses, f"{what}: losses")
+        reached[label] = epochs_to_reach(as_array(losses, f"{what}: losses"), best * SPEEDUP_REACHED)
+    return reached["standardized"], reached["raw"]
 
-    def epochs_to_reach(losses):
-        close = np.flatnonzero(losses <= best * 1.01)
-        return int(close[0]) if close.size else None
 
-    fast, slow = epochs_to_reach(runs["standardised"]), epochs_to_reach(runs["raw"])
-    if fast is None or fast > 60:
-        raise AssertionError("on standardised features (from your standardize) full-batch gradient descent with "
-                             f"learning rate {std_rate} should get within 1% of the best possible MSE in well under "
-                             f"{epochs} epochs; it did not")
-    if slow is not None and slow < 5 * fast:
+@checked
+def check_standardization_speedup(train_linear_regression, standardize):
+    fast, slow = speedup_epochs(train_linear_regression, standardize)
+    if fast is None or fast > SPEEDUP_MAX_FAST_EPOCHS:
+        raise AssertionError("on standardized features (from your standardize) full-batch gradient descent with "
+                             "learning rate 0.5 should get within 1% of the best possible MSE in well under "
+                             "100 epochs; it did not")
+    if slow is not None and slow < SPEEDUP_MIN_RATIO * fast:
         raise AssertionError("on raw features (a large mean, different scales) gradient descent should need far more "
-                             "epochs than on standardised ones; your functions do not show that")
+                             "epochs than on standardized ones; your functions do not show that")

@@ -1,11 +1,14 @@
 """Strength corpus for assignment 1 (neurons and activations).
 
-Each variant replaces a whole solution cell. Wrong variants are mistakes students really make;
+Each variant replaces a whole solution cell. A variant that is a small change of a base cell
+(the usual solution, or another variant) is written as that change: `change` applies named
+(old, new) edits to the base, so the variant reads as the mistake it makes; a variant that is a
+different program is spelled out in full. Wrong variants are mistakes students really make;
 most pass the visible asserts (those that do not say "caught by visible tests too").
 Correct variants are other valid ways to meet the contract and must keep full marks.
 The cell's namespace already has math, np, tf, keras and ops from the setup cell.
 """
-from dlcourse_grading.strength import Variant
+from dlcourse_grading.strength import Variant, change
 
 VISIBLE = " (caught by visible tests too)"
 
@@ -16,72 +19,47 @@ def _cell(*parts: str) -> str:
 
 # ----------------------------------------------------------------------------- collapse_dense_layers
 
-_COLLAPSE_CHECK = '''
+# A helper that checks both activations, then the merged kernel W1 W2 and bias b1 W2 + b2.
+_COLLAPSE = _cell('''
 def _check_linear(*layers):
     for layer in layers:
         if layer.get_config()["activation"] != "linear":
             raise ValueError("only linear layers can be merged")
-'''
+''', '''
+def collapse_dense_layers(first, second):
+    _check_linear(first, second)
 
+    kernel = ops.matmul(first.kernel, second.kernel)
+    bias = ops.matmul(ops.expand_dims(first.bias, 0), second.kernel)[0] + second.bias
 
-def _collapse(body: str, check: str = _COLLAPSE_CHECK, call_check: str = "    _check_linear(first, second)\n") -> str:
-    return _cell(check, "def collapse_dense_layers(first, second):\n" + call_check + body)
-
-
-_COLLAPSE_BUILD = '''
     merged = keras.layers.Dense(second.units)
     merged.build((None, first.kernel.shape[0]))
     merged.set_weights([ops.convert_to_numpy(kernel), ops.convert_to_numpy(bias)])
     return merged
-'''
+''')
+_BIAS = "ops.matmul(ops.expand_dims(first.bias, 0), second.kernel)[0] + second.bias"
 
 COLLAPSE = [
-    Variant("collapse_dense_layers", "forgets the first layer's bias (bias = b2)", False, _collapse('''
-    kernel = ops.matmul(first.kernel, second.kernel)
-    bias = second.bias
-''' + _COLLAPSE_BUILD)),
-    Variant("collapse_dense_layers", "adds the biases (b1 + b2) instead of b1 W2 + b2", False, _collapse('''
-    kernel = ops.matmul(first.kernel, second.kernel)
-    bias = first.bias + second.bias if first.units == second.units else second.bias
-''' + _COLLAPSE_BUILD)),
-    Variant("collapse_dense_layers", "bias b1 W2, forgets b2", False, _collapse('''
-    kernel = ops.matmul(first.kernel, second.kernel)
-    bias = ops.matmul(ops.expand_dims(first.bias, 0), second.kernel)[0]
-''' + _COLLAPSE_BUILD)),
-    Variant("collapse_dense_layers", "never raises ValueError for non-linear layers", False, _collapse('''
-    kernel = ops.matmul(first.kernel, second.kernel)
-    bias = ops.matmul(ops.expand_dims(first.bias, 0), second.kernel)[0] + second.bias
-''' + _COLLAPSE_BUILD, call_check="")),
-    Variant("collapse_dense_layers", "checks only the first layer's activation", False, _collapse('''
-    kernel = ops.matmul(first.kernel, second.kernel)
-    bias = ops.matmul(ops.expand_dims(first.bias, 0), second.kernel)[0] + second.bias
-''' + _COLLAPSE_BUILD, call_check="    _check_linear(first)\n")),
-    Variant("collapse_dense_layers", "only rejects a relu activation", False, _collapse('''
-    kernel = ops.matmul(first.kernel, second.kernel)
-    bias = ops.matmul(ops.expand_dims(first.bias, 0), second.kernel)[0] + second.bias
-''' + _COLLAPSE_BUILD, check='''
-def _check_linear(*layers):
-    for layer in layers:
-        if layer.get_config()["activation"] == "relu":
-            raise ValueError("cannot merge a ReLU layer")
-''')),
-    Variant("collapse_dense_layers", "hard-codes the visible sizes (4 inputs, 2 units)", False, _collapse('''
-    kernel = ops.matmul(first.kernel, second.kernel)
-    bias = ops.matmul(ops.expand_dims(first.bias, 0), second.kernel)[0] + second.bias
-    merged = keras.layers.Dense(2)
-    merged.build((None, 4))
-    merged.set_weights([ops.convert_to_numpy(kernel), ops.convert_to_numpy(bias)])
-    return merged
-''')),
-    Variant("collapse_dense_layers", "merged layer gets the second layer's activation (relu kept)", False,
-            _collapse('''
-    kernel = ops.matmul(first.kernel, second.kernel)
-    bias = ops.matmul(ops.expand_dims(first.bias, 0), second.kernel)[0] + second.bias
-    merged = keras.layers.Dense(second.units, activation=second.activation)
-    merged.build((None, first.kernel.shape[0]))
-    merged.set_weights([ops.convert_to_numpy(kernel), ops.convert_to_numpy(bias)])
-    return merged
-''', call_check="    _check_linear(first)\n")),
+    change("collapse_dense_layers", "forgets the first layer's bias (bias = b2)", False, _COLLAPSE,
+           (_BIAS, "second.bias")),
+    change("collapse_dense_layers", "adds the biases (b1 + b2) instead of b1 W2 + b2", False, _COLLAPSE,
+           (_BIAS, "first.bias + second.bias if first.units == second.units else second.bias")),
+    change("collapse_dense_layers", "bias b1 W2, forgets b2", False, _COLLAPSE,
+           (_BIAS, "ops.matmul(ops.expand_dims(first.bias, 0), second.kernel)[0]")),
+    change("collapse_dense_layers", "never raises ValueError for non-linear layers", False, _COLLAPSE,
+           ("    _check_linear(first, second)\n", "")),
+    change("collapse_dense_layers", "checks only the first layer's activation", False, _COLLAPSE,
+           ("_check_linear(first, second)", "_check_linear(first)")),
+    change("collapse_dense_layers", "only rejects a relu activation", False, _COLLAPSE,
+           ('!= "linear"', '== "relu"'), ('"only linear layers can be merged"', '"cannot merge a ReLU layer"')),
+    change("collapse_dense_layers", "hard-codes the visible sizes (4 inputs, 2 units)", False, _COLLAPSE,
+           ("second.bias\n\n    merged = keras.layers.Dense(second.units)",
+            "second.bias\n    merged = keras.layers.Dense(2)"),
+           ("merged.build((None, first.kernel.shape[0]))", "merged.build((None, 4))")),
+    change("collapse_dense_layers", "merged layer gets the second layer's activation (relu kept)", False,
+           _COLLAPSE, ("_check_linear(first, second)", "_check_linear(first)"),
+           ("second.bias\n\n    merged = keras.layers.Dense(second.units)",
+            "second.bias\n    merged = keras.layers.Dense(second.units, activation=second.activation)")),
     Variant("collapse_dense_layers", "correct: NumPy weights, `activation is keras.activations.linear`", True, '''
 def collapse_dense_layers(first, second):
     for layer in (first, second):
@@ -125,54 +103,28 @@ def collapse_dense_layers(first, second):
 ]
 
 # ----------------------------------------------------------------------------- mlp_forward
+_MLP = '''
+def mlp_forward(x, params, activation=ops.relu):
+    a = x
+    for i, (W, b) in enumerate(params):
+        a = ops.matmul(a, W) + b
+        if i < len(params) - 1:
+            a = activation(a)
+    return a
+'''
 
 MLP = [
-    Variant("mlp_forward", "ignores the activation argument (always relu)", False, '''
-def mlp_forward(x, params, activation=ops.relu):
-    a = x
-    for i, (W, b) in enumerate(params):
-        a = ops.matmul(a, W) + b
-        if i < len(params) - 1:
-            a = ops.relu(a)
-    return a
-'''),
-    Variant("mlp_forward", "forgets the biases", False, '''
-def mlp_forward(x, params, activation=ops.relu):
-    a = x
-    for i, (W, b) in enumerate(params):
-        a = ops.matmul(a, W)
-        if i < len(params) - 1:
-            a = activation(a)
-    return a
-'''),
-    Variant("mlp_forward", "activation applied before adding the bias", False, '''
-def mlp_forward(x, params, activation=ops.relu):
-    a = x
-    for i, (W, b) in enumerate(params):
-        a = ops.matmul(a, W)
-        if i < len(params) - 1:
-            a = activation(a)
-        a = a + b
-    return a
-'''),
-    Variant("mlp_forward", "activation only after the first layer", False, '''
-def mlp_forward(x, params, activation=ops.relu):
-    a = x
-    for i, (W, b) in enumerate(params):
-        a = ops.matmul(a, W) + b
-        if i == 0 and len(params) > 1:
-            a = activation(a)
-    return a
-'''),
-    Variant("mlp_forward", "NumPy instead of keras.ops", False, '''
-def mlp_forward(x, params, activation=ops.relu):
-    a = np.asarray(x)
-    for i, (W, b) in enumerate(params):
-        a = np.matmul(a, np.asarray(W)) + np.asarray(b)
-        if i < len(params) - 1:
-            a = np.asarray(activation(a))
-    return a
-'''),
+    change("mlp_forward", "ignores the activation argument (always relu)", False, _MLP,
+           ("a = activation(a)", "a = ops.relu(a)")),
+    change("mlp_forward", "forgets the biases", False, _MLP, ("ops.matmul(a, W) + b", "ops.matmul(a, W)")),
+    change("mlp_forward", "activation applied before adding the bias", False, _MLP,
+           ("ops.matmul(a, W) + b", "ops.matmul(a, W)"),
+           ("            a = activation(a)\n", "            a = activation(a)\n        a = a + b\n")),
+    change("mlp_forward", "activation only after the first layer", False, _MLP,
+           ("if i < len(params) - 1:", "if i == 0 and len(params) > 1:")),
+    change("mlp_forward", "NumPy instead of keras.ops", False, _MLP,
+           ("a = x", "a = np.asarray(x)"), ("ops.matmul(a, W) + b", "np.matmul(a, np.asarray(W)) + np.asarray(b)"),
+           ("a = activation(a)", "a = np.asarray(activation(a))")),
     Variant("mlp_forward", "builds Keras Dense layers and copies the weights in", False, '''
 def mlp_forward(x, params, activation=ops.relu):
     a = x
@@ -210,6 +162,12 @@ def mlp_forward(x, params, activation=ops.relu):
 ]
 
 # ----------------------------------------------------------------------------- count_parameters
+
+_PARAMS_INT64 = '''
+def count_parameters(layer_sizes):
+    n = np.array(layer_sizes, dtype=np.int64)
+    return int(np.sum((n[:-1] + 1) * n[1:]))
+'''
 
 PARAMS = [
     Variant("count_parameters", "hard-codes the visible cases", False, '''
@@ -255,11 +213,8 @@ def count_parameters(layer_sizes):
     weights = sum(a * b for a, b in zip(layer_sizes[:-1], layer_sizes[1:]))
     return weights + sum(layer_sizes)
 '''),
-    Variant("count_parameters", "returns a NumPy int64 where the contract says a Python int", False, '''
-def count_parameters(layer_sizes):
-    n = np.array(layer_sizes, dtype=np.int64)
-    return np.sum((n[:-1] + 1) * n[1:])
-'''),
+    change("count_parameters", "returns a NumPy int64 where the contract says a Python int", False, _PARAMS_INT64,
+           ("return int(np.sum((n[:-1] + 1) * n[1:]))", "return np.sum((n[:-1] + 1) * n[1:])")),
     Variant("count_parameters", "correct: loop with (n_in + 1) * n_out", True, '''
 def count_parameters(layer_sizes):
     total = 0
@@ -267,11 +222,7 @@ def count_parameters(layer_sizes):
         total += (layer_sizes[i - 1] + 1) * layer_sizes[i]
     return total
 '''),
-    Variant("count_parameters", "correct: NumPy int64 vector arithmetic", True, '''
-def count_parameters(layer_sizes):
-    n = np.array(layer_sizes, dtype=np.int64)
-    return int(np.sum((n[:-1] + 1) * n[1:]))
-'''),
+    Variant("count_parameters", "correct: NumPy int64 vector arithmetic", True, _PARAMS_INT64),
 ]
 
 # ----------------------------------------------------------------------------- sigmoid
@@ -286,6 +237,8 @@ _SIG_D = '''
 def sigmoid_derivative(s):
     return s * (1 - s)
 '''
+
+_SIGMOID = _cell(_SIG, _SIG_D)
 
 SIGMOID = [
     Variant("sigmoid", "naive 1 / (1 + exp(-x)): NaN gradient for large negative x", False, _cell('''
@@ -311,18 +264,11 @@ from tensorflow.math import sigmoid as logistic
 def sigmoid(x):
     return logistic(x)
 ''', _SIG_D)),
-    Variant("sigmoid", "stable formula in NumPy", False, _cell('''
-def sigmoid(x):
-    x = np.asarray(x)
-    z = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + z), z / (1 + z))
-''', _SIG_D)),
-    Variant("sigmoid", "casts to float32 (float64 input loses its dtype)", False, _cell('''
-def sigmoid(x):
-    x = ops.cast(x, "float32")
-    z = ops.exp(-ops.abs(x))
-    return ops.where(x >= 0, 1 / (1 + z), z / (1 + z))
-''', _SIG_D)),
+    change("sigmoid", "stable formula in NumPy", False, _SIGMOID,
+           ("x = ops.convert_to_tensor(x)", "x = np.asarray(x)"), ("ops.exp(-ops.abs(x))", "np.exp(-np.abs(x))"),
+           ("ops.where", "np.where")),
+    change("sigmoid", "casts to float32 (float64 input loses its dtype)", False, _SIGMOID,
+           ("x = ops.convert_to_tensor(x)", 'x = ops.cast(x, "float32")')),
     Variant("sigmoid", "derivative with np.multiply (NumPy)", False, _cell(_SIG, '''
 def sigmoid_derivative(s):
     return np.multiply(s, 1 - np.asarray(s))
@@ -364,6 +310,8 @@ def tanh(x):
     return 2 * sigmoid(2 * x) - 1
 '''
 
+_TANH_CELL = _cell(_TANH, _TANH_D)
+
 TANH = [
     Variant("tanh", "uses keras.ops.tanh", False, _cell('''
 def tanh(x):
@@ -393,15 +341,10 @@ def tanh(x):
     x = np.asarray(x)
     return 2 / (1 + np.exp(-2 * x)) - 1
 ''', _TANH_D)),
-    Variant("tanh", "casts to float32 (float64 input loses its dtype)", False, _cell('''
-def tanh(x):
-    x = ops.cast(x, "float32")
-    return 2 * sigmoid(2 * x) - 1
-''', _TANH_D)),
-    Variant("tanh", "forgets the 2x inside the sigmoid" + VISIBLE, False, _cell('''
-def tanh(x):
-    return 2 * sigmoid(x) - 1
-''', _TANH_D)),
+    change("tanh", "casts to float32 (float64 input loses its dtype)", False, _TANH_CELL,
+           ("x = ops.convert_to_tensor(x)", 'x = ops.cast(x, "float32")')),
+    change("tanh", "forgets the 2x inside the sigmoid" + VISIBLE, False, _TANH_CELL,
+           ("    x = ops.convert_to_tensor(x)\n", ""), ("sigmoid(2 * x)", "sigmoid(x)")),
     Variant("tanh", "derivative computed from the input, not the output" + VISIBLE, False, _cell(_TANH, '''
 def tanh_derivative(t):
     return 1 - tanh(t) ** 2
@@ -427,37 +370,26 @@ def tanh_derivative(t):
 
 # ----------------------------------------------------------------------------- gradient_sign_agreement
 
+_SIGN = '''
+def gradient_sign_agreement(x, upstream):
+    g = x * ops.expand_dims(upstream, -1)
+    same = ops.logical_or(ops.all(g >= 0, axis=1), ops.all(g <= 0, axis=1))
+    return float(ops.mean(ops.cast(same, "float32")))
+'''
+_ONE_SIGN = "ops.logical_or(ops.all(g >= 0, axis=1), ops.all(g <= 0, axis=1))"
+
 SIGN = [
-    Variant("gradient_sign_agreement", "strict inequalities (zeros break the agreement)", False, '''
-def gradient_sign_agreement(x, upstream):
-    g = x * ops.expand_dims(upstream, -1)
-    same = ops.logical_or(ops.all(g > 0, axis=1), ops.all(g < 0, axis=1))
-    return float(ops.mean(ops.cast(same, "float32")))
-'''),
-    Variant("gradient_sign_agreement", "looks at the signs of x only, ignores upstream", False, '''
-def gradient_sign_agreement(x, upstream):
-    same = ops.logical_or(ops.all(x >= 0, axis=1), ops.all(x <= 0, axis=1))
-    return float(ops.mean(ops.cast(same, "float32")))
-'''),
-    Variant("gradient_sign_agreement", "compares every sign with the first entry's sign", False, '''
-def gradient_sign_agreement(x, upstream):
-    g = x * ops.expand_dims(upstream, -1)
-    s = ops.sign(g)
-    same = ops.all(s == s[:, :1], axis=1)
-    return float(ops.mean(ops.cast(same, "float32")))
-'''),
-    Variant("gradient_sign_agreement", "only checks neighbouring entries pairwise", False, '''
-def gradient_sign_agreement(x, upstream):
-    g = x * ops.expand_dims(upstream, -1)
-    same = ops.all(g[:, 1:] * g[:, :-1] >= 0, axis=1)
-    return float(ops.mean(ops.cast(same, "float32")))
-'''),
-    Variant("gradient_sign_agreement", "|mean of signs| == 1 (zeros break it)", False, '''
-def gradient_sign_agreement(x, upstream):
-    g = x * ops.expand_dims(upstream, -1)
-    same = ops.abs(ops.mean(ops.sign(g), axis=1)) == 1
-    return float(ops.mean(ops.cast(same, "float32")))
-'''),
+    change("gradient_sign_agreement", "strict inequalities (zeros break the agreement)", False, _SIGN,
+           (_ONE_SIGN, "ops.logical_or(ops.all(g > 0, axis=1), ops.all(g < 0, axis=1))")),
+    change("gradient_sign_agreement", "looks at the signs of x only, ignores upstream", False, _SIGN,
+           ("    g = x * ops.expand_dims(upstream, -1)\n", ""),
+           (_ONE_SIGN, "ops.logical_or(ops.all(x >= 0, axis=1), ops.all(x <= 0, axis=1))")),
+    change("gradient_sign_agreement", "compares every sign with the first entry's sign", False, _SIGN,
+           ("    same = " + _ONE_SIGN, "    s = ops.sign(g)\n    same = ops.all(s == s[:, :1], axis=1)")),
+    change("gradient_sign_agreement", "only checks neighbouring entries pairwise", False, _SIGN,
+           (_ONE_SIGN, "ops.all(g[:, 1:] * g[:, :-1] >= 0, axis=1)")),
+    change("gradient_sign_agreement", "|mean of signs| == 1 (zeros break it)", False, _SIGN,
+           (_ONE_SIGN, "ops.abs(ops.mean(ops.sign(g), axis=1)) == 1")),
     Variant("gradient_sign_agreement", "hard-codes the visible answer", False, '''
 def gradient_sign_agreement(x, upstream):
     return 0.75
@@ -467,12 +399,8 @@ def gradient_sign_agreement(x, upstream):
     g = x * ops.expand_dims(upstream, -1)
     return float(ops.mean(ops.cast(ops.all(g >= 0, axis=1), "float32")))
 '''),
-    Variant("gradient_sign_agreement", "reduces over the wrong axis" + VISIBLE, False, '''
-def gradient_sign_agreement(x, upstream):
-    g = x * ops.expand_dims(upstream, -1)
-    same = ops.logical_or(ops.all(g >= 0, axis=0), ops.all(g <= 0, axis=0))
-    return float(ops.mean(ops.cast(same, "float32")))
-'''),
+    change("gradient_sign_agreement", "reduces over the wrong axis" + VISIBLE, False, _SIGN,
+           (_ONE_SIGN, "ops.logical_or(ops.all(g >= 0, axis=0), ops.all(g <= 0, axis=0))")),
     Variant("gradient_sign_agreement", "correct: NumPy, max * min >= 0", True, '''
 def gradient_sign_agreement(x, upstream):
     g = np.asarray(x, dtype=np.float64) * np.asarray(upstream, dtype=np.float64)[:, None]
@@ -498,21 +426,27 @@ def gradient_sign_agreement(x, upstream):
 
 # ----------------------------------------------------------------------------- count_dead_units
 
-DEAD = [
-    Variant("count_dead_units", "counts 'almost dead' units (mean activation < 1e-3)", False, '''
+# The layer's outputs, and the units that are 0 for every example.
+_DEAD = '''
 def count_dead_units(layer, x):
     a = layer(x)
-    return int(ops.sum(ops.cast(ops.mean(a, axis=0) < 1e-3, "int32")))
-'''),
+    return int(ops.sum(ops.cast(ops.all(a == 0, axis=0), "int32")))
+'''
+_DEAD_NUMPY = '''
+def count_dead_units(layer, x):
+    out = np.asarray(layer(x))
+    return int(np.sum(out.max(axis=0) <= 0))
+'''
+
+DEAD = [
+    change("count_dead_units", "counts 'almost dead' units (mean activation < 1e-3)", False, _DEAD,
+           ("ops.all(a == 0, axis=0)", "ops.mean(a, axis=0) < 1e-3")),
     Variant("count_dead_units", "judges from the weights only (all weights <= 0)", False, '''
 def count_dead_units(layer, x):
     return int(ops.sum(ops.cast(ops.all(layer.kernel <= 0, axis=0), "int32")))
 '''),
-    Variant("count_dead_units", "looks at the first example only", False, '''
-def count_dead_units(layer, x):
-    a = layer(x)
-    return int(ops.sum(ops.cast(a[0] <= 0, "int32")))
-'''),
+    change("count_dead_units", "looks at the first example only", False, _DEAD,
+           ("ops.all(a == 0, axis=0)", "a[0] <= 0")),
     Variant("count_dead_units", "forgets the bias (x @ kernel)", False, '''
 def count_dead_units(layer, x):
     z = ops.matmul(x, layer.kernel)
@@ -523,31 +457,14 @@ def count_dead_units(layer, x):
     a = ops.relu(ops.matmul(x, layer.kernel)) + layer.bias
     return int(ops.sum(ops.cast(ops.all(a <= 0, axis=0), "int32")))
 '''),
-    Variant("count_dead_units", "dead if the summed activation is below 0.05", False, '''
-def count_dead_units(layer, x):
-    a = layer(x)
-    return int(ops.sum(ops.cast(ops.sum(a, axis=0) < 0.05, "int32")))
-'''),
-    Variant("count_dead_units", "counts zero entries, not units" + VISIBLE, False, '''
-def count_dead_units(layer, x):
-    a = layer(x)
-    return int(ops.sum(ops.cast(a == 0, "int32")))
-'''),
-    Variant("count_dead_units", "reduces over the units axis" + VISIBLE, False, '''
-def count_dead_units(layer, x):
-    a = layer(x)
-    return int(ops.sum(ops.cast(ops.all(a == 0, axis=1), "int32")))
-'''),
-    Variant("count_dead_units", "returns a NumPy integer where the contract says a Python int", False, '''
-def count_dead_units(layer, x):
-    out = np.asarray(layer(x))
-    return np.sum(out.max(axis=0) <= 0)
-'''),
-    Variant("count_dead_units", "correct: NumPy on the layer's outputs", True, '''
-def count_dead_units(layer, x):
-    out = np.asarray(layer(x))
-    return int(np.sum(out.max(axis=0) <= 0))
-'''),
+    change("count_dead_units", "dead if the summed activation is below 0.05", False, _DEAD,
+           ("ops.all(a == 0, axis=0)", "ops.sum(a, axis=0) < 0.05")),
+    change("count_dead_units", "counts zero entries, not units" + VISIBLE, False, _DEAD,
+           ("ops.all(a == 0, axis=0)", "a == 0")),
+    change("count_dead_units", "reduces over the units axis" + VISIBLE, False, _DEAD, ("axis=0", "axis=1")),
+    change("count_dead_units", "returns a NumPy integer where the contract says a Python int", False, _DEAD_NUMPY,
+           ("return int(np.sum(out.max(axis=0) <= 0))", "return np.sum(out.max(axis=0) <= 0)")),
+    Variant("count_dead_units", "correct: NumPy on the layer's outputs", True, _DEAD_NUMPY),
     Variant("count_dead_units", "correct: recomputes relu(x W + b) from the weights", True, '''
 def count_dead_units(layer, x):
     kernel, bias = layer.get_weights()
@@ -909,59 +826,35 @@ class PReLU(keras.layers.PReLU):
 
 # ----------------------------------------------------------------------------- softmax
 
-SOFTMAX = [
-    Variant("softmax", "subtracts the global max, not the max along the axis", False, '''
-def softmax(logits, temperature=1.0, axis=-1):
-    if temperature <= 0:
-        raise ValueError("temperature must be positive")
-    z = logits / temperature
-    e = ops.exp(z - ops.max(z))
-    return e / ops.sum(e, axis=axis, keepdims=True)
-'''),
-    Variant("softmax", "max without keepdims", False, '''
-def softmax(logits, temperature=1.0, axis=-1):
-    if temperature <= 0:
-        raise ValueError("temperature must be positive")
-    z = logits / temperature
-    e = ops.exp(z - ops.max(z, axis=axis))
-    return e / ops.sum(e, axis=axis, keepdims=True)
-'''),
-    Variant("softmax", "sum without keepdims", False, '''
+
+_SOFTMAX = '''
 def softmax(logits, temperature=1.0, axis=-1):
     if temperature <= 0:
         raise ValueError("temperature must be positive")
     z = logits / temperature
     e = ops.exp(z - ops.max(z, axis=axis, keepdims=True))
-    return e / ops.sum(e, axis=axis)
-'''),
+    return e / ops.sum(e, axis=axis, keepdims=True)
+'''
+
+SOFTMAX = [
+    change("softmax", "subtracts the global max, not the max along the axis", False, _SOFTMAX,
+           ("ops.max(z, axis=axis, keepdims=True)", "ops.max(z)")),
+    change("softmax", "max without keepdims", False, _SOFTMAX,
+           ("ops.max(z, axis=axis, keepdims=True)", "ops.max(z, axis=axis)")),
+    change("softmax", "sum without keepdims", False, _SOFTMAX,
+           ("ops.sum(e, axis=axis, keepdims=True)", "ops.sum(e, axis=axis)")),
     Variant("softmax", "uses keras.ops.softmax", False, '''
 def softmax(logits, temperature=1.0, axis=-1):
     if temperature <= 0:
         raise ValueError("temperature must be positive")
     return ops.softmax(logits / temperature, axis=axis)
 '''),
-    Variant("softmax", "ignores the axis argument (always the last axis)", False, '''
-def softmax(logits, temperature=1.0, axis=-1):
-    if temperature <= 0:
-        raise ValueError("temperature must be positive")
-    z = logits / temperature
-    e = ops.exp(z - ops.max(z, axis=-1, keepdims=True))
-    return e / ops.sum(e, axis=-1, keepdims=True)
-'''),
-    Variant("softmax", "no ValueError for temperature <= 0", False, '''
-def softmax(logits, temperature=1.0, axis=-1):
-    z = logits / temperature
-    e = ops.exp(z - ops.max(z, axis=axis, keepdims=True))
-    return e / ops.sum(e, axis=axis, keepdims=True)
-'''),
-    Variant("softmax", "temperature < 0 check lets 0 through", False, '''
-def softmax(logits, temperature=1.0, axis=-1):
-    if temperature < 0:
-        raise ValueError("temperature must be positive")
-    z = logits / temperature
-    e = ops.exp(z - ops.max(z, axis=axis, keepdims=True))
-    return e / ops.sum(e, axis=axis, keepdims=True)
-'''),
+    change("softmax", "ignores the axis argument (always the last axis)", False, _SOFTMAX,
+           ("ops.max(z, axis=axis,", "ops.max(z, axis=-1,"), ("ops.sum(e, axis=axis,", "ops.sum(e, axis=-1,")),
+    change("softmax", "no ValueError for temperature <= 0", False, _SOFTMAX,
+           ('    if temperature <= 0:\n        raise ValueError("temperature must be positive")\n', "")),
+    change("softmax", "temperature < 0 check lets 0 through", False, _SOFTMAX,
+           ("if temperature <= 0:", "if temperature < 0:")),
     Variant("softmax", "NumPy implementation", False, '''
 def softmax(logits, temperature=1.0, axis=-1):
     if temperature <= 0:
@@ -970,29 +863,13 @@ def softmax(logits, temperature=1.0, axis=-1):
     e = np.exp(z - z.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
 '''),
-    Variant("softmax", "casts to float32", False, '''
-def softmax(logits, temperature=1.0, axis=-1):
-    if temperature <= 0:
-        raise ValueError("temperature must be positive")
-    z = ops.cast(logits, "float32") / temperature
-    e = ops.exp(z - ops.max(z, axis=axis, keepdims=True))
-    return e / ops.sum(e, axis=axis, keepdims=True)
-'''),
-    Variant("softmax", "no max subtraction" + VISIBLE, False, '''
-def softmax(logits, temperature=1.0, axis=-1):
-    if temperature <= 0:
-        raise ValueError("temperature must be positive")
-    e = ops.exp(logits / temperature)
-    return e / ops.sum(e, axis=axis, keepdims=True)
-'''),
-    Variant("softmax", "multiplies by the temperature" + VISIBLE, False, '''
-def softmax(logits, temperature=1.0, axis=-1):
-    if temperature <= 0:
-        raise ValueError("temperature must be positive")
-    z = logits * temperature
-    e = ops.exp(z - ops.max(z, axis=axis, keepdims=True))
-    return e / ops.sum(e, axis=axis, keepdims=True)
-'''),
+    change("softmax", "casts to float32", False, _SOFTMAX,
+           ("z = logits / temperature", 'z = ops.cast(logits, "float32") / temperature')),
+    change("softmax", "no max subtraction" + VISIBLE, False, _SOFTMAX,
+           ("    z = logits / temperature\n    e = ops.exp(z - ops.max(z, axis=axis, keepdims=True))\n",
+            "    e = ops.exp(logits / temperature)\n")),
+    change("softmax", "multiplies by the temperature" + VISIBLE, False, _SOFTMAX,
+           ("logits / temperature", "logits * temperature")),
     Variant("softmax", "correct: exp(z - logsumexp(z))", True, '''
 def softmax(logits, temperature=1.0, axis=-1):
     if not temperature > 0:
@@ -1021,44 +898,34 @@ def softmax(logits, temperature=1.0, axis=-1):
 ]
 
 # ----------------------------------------------------------------------------- log_softmax
-
-LOG_SOFTMAX = [
-    Variant("log_softmax", "max without keepdims", False, '''
-def log_softmax(logits, axis=-1):
-    z = logits - ops.max(logits, axis=axis)
-    return z - ops.log(ops.sum(ops.exp(z), axis=axis, keepdims=True))
-'''),
-    Variant("log_softmax", "subtracts the global max", False, '''
-def log_softmax(logits, axis=-1):
-    z = logits - ops.max(logits)
-    return z - ops.log(ops.sum(ops.exp(z), axis=axis, keepdims=True))
-'''),
-    Variant("log_softmax", "sums over every axis in the log-sum-exp", False, '''
+_LOG_SOFTMAX = '''
 def log_softmax(logits, axis=-1):
     z = logits - ops.max(logits, axis=axis, keepdims=True)
-    return z - ops.log(ops.sum(ops.exp(z)))
-'''),
+    return z - ops.log(ops.sum(ops.exp(z), axis=axis, keepdims=True))
+'''
+
+LOG_SOFTMAX = [
+    change("log_softmax", "max without keepdims", False, _LOG_SOFTMAX,
+           ("ops.max(logits, axis=axis, keepdims=True)", "ops.max(logits, axis=axis)")),
+    change("log_softmax", "subtracts the global max", False, _LOG_SOFTMAX,
+           ("ops.max(logits, axis=axis, keepdims=True)", "ops.max(logits)")),
+    change("log_softmax", "sums over every axis in the log-sum-exp", False, _LOG_SOFTMAX,
+           ("ops.sum(ops.exp(z), axis=axis, keepdims=True)", "ops.sum(ops.exp(z))")),
     Variant("log_softmax", "uses keras.ops.log_softmax", False, '''
 def log_softmax(logits, axis=-1):
     return ops.log_softmax(logits, axis=axis)
 '''),
-    Variant("log_softmax", "ignores the axis argument", False, '''
-def log_softmax(logits, axis=-1):
-    z = logits - ops.max(logits, axis=-1, keepdims=True)
-    return z - ops.log(ops.sum(ops.exp(z), axis=-1, keepdims=True))
-'''),
+    change("log_softmax", "ignores the axis argument", False, _LOG_SOFTMAX,
+           ("ops.max(logits, axis=axis,", "ops.max(logits, axis=-1,"),
+           ("ops.exp(z), axis=axis,", "ops.exp(z), axis=-1,")),
     Variant("log_softmax", "NumPy implementation", False, '''
 def log_softmax(logits, axis=-1):
     z = np.asarray(logits)
     z = z - z.max(axis=axis, keepdims=True)
     return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
 '''),
-    Variant("log_softmax", "casts to float32", False, '''
-def log_softmax(logits, axis=-1):
-    z = ops.cast(logits, "float32")
-    z = z - ops.max(z, axis=axis, keepdims=True)
-    return z - ops.log(ops.sum(ops.exp(z), axis=axis, keepdims=True))
-'''),
+    change("log_softmax", "casts to float32", False, _LOG_SOFTMAX,
+           ("    z = logits - ops.max(logits,", '    z = ops.cast(logits, "float32")\n    z = z - ops.max(z,')),
     Variant("log_softmax", "log of the softmax" + VISIBLE, False, '''
 def log_softmax(logits, axis=-1):
     return ops.log(softmax(logits, axis=axis))

@@ -1,12 +1,15 @@
 """Strength corpus for assignment 3 (backpropagation).
 
-Each variant replaces a whole solution cell. Wrong variants are mistakes students really make;
+Each variant replaces a whole solution cell. A variant that is a small change of a base cell
+(the usual solution, or another variant) is written as that change: `change` applies named
+(old, new) edits to the base, so the variant reads as the mistake it makes; a variant that is a
+different program is spelled out in full. Wrong variants are mistakes students really make;
 most pass the visible asserts (those that do not say "caught by visible tests too").
 Correct variants are other valid ways to meet the contract and must keep full marks.
 The cell's namespace already has math, np, tf, keras and ops from the setup cell, and the
 reference versions of the other exercises' functions.
 """
-from dlcourse_grading.strength import Variant
+from dlcourse_grading.strength import Variant, change
 
 VISIBLE = " (caught by visible tests too)"
 
@@ -35,117 +38,50 @@ _BACKWARD_TAIL = '''
     return {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2, "X": dX}
 '''
 
+# The base of the wrong backward passes: the correct backward pass by hand.
+_NET = _net('''
+    dW2 = ops.matmul(ops.transpose(h), dout)
+    db2 = ops.sum(dout, axis=0)
+    dh = ops.matmul(dout, ops.transpose(W2))
+    dz1 = dh * ops.cast(z1 > 0, dh.dtype)
+    dW1 = ops.matmul(ops.transpose(X), dz1)
+    db1 = ops.sum(dz1, axis=0)
+    dX = ops.matmul(dz1, ops.transpose(W1))
+''' + _BACKWARD_TAIL)
+_BATCH_SIZE = ("    dW2 =", "    n = ops.cast(ops.shape(X)[0], X.dtype)\n    dW2 =")  # defines n first
+
 NET = [
-    Variant("two_layer_net", "divides every gradient by the batch size (the 1/N counted twice)" + VISIBLE, False,
-            _net('''
-    n = ops.cast(ops.shape(X)[0], X.dtype)
-    dW2 = ops.matmul(ops.transpose(h), dout) / n
-    db2 = ops.sum(dout, axis=0) / n
-    dh = ops.matmul(dout, ops.transpose(W2))
-    dz1 = dh * ops.cast(z1 > 0, dh.dtype)
-    dW1 = ops.matmul(ops.transpose(X), dz1) / n
-    db1 = ops.sum(dz1, axis=0) / n
-    dX = ops.matmul(dz1, ops.transpose(W1))
-''' + _BACKWARD_TAIL)),
-    Variant("two_layer_net", "weight gradients averaged over the batch, bias gradients summed", False, _net('''
-    n = ops.cast(ops.shape(X)[0], X.dtype)
-    dW2 = ops.matmul(ops.transpose(h), dout) / n
-    db2 = ops.sum(dout, axis=0)
-    dh = ops.matmul(dout, ops.transpose(W2))
-    dz1 = dh * ops.cast(z1 > 0, dh.dtype)
-    dW1 = ops.matmul(ops.transpose(X), dz1) / n
-    db1 = ops.sum(dz1, axis=0)
-    dX = ops.matmul(dz1, ops.transpose(W1))
-''' + _BACKWARD_TAIL)),
-    Variant("two_layer_net", "dW1 transposed, reshaped to the right shape", False, _net('''
-    dW2 = ops.matmul(ops.transpose(h), dout)
-    db2 = ops.sum(dout, axis=0)
-    dh = ops.matmul(dout, ops.transpose(W2))
-    dz1 = dh * ops.cast(z1 > 0, dh.dtype)
-    dW1 = ops.reshape(ops.matmul(ops.transpose(dz1), X), ops.shape(W1))
-    db1 = ops.sum(dz1, axis=0)
-    dX = ops.matmul(dz1, ops.transpose(W1))
-''' + _BACKWARD_TAIL)),
-    Variant("two_layer_net", "dW2 transposed, reshaped to the right shape", False, _net('''
-    dW2 = ops.reshape(ops.matmul(ops.transpose(dout), h), ops.shape(W2))
-    db2 = ops.sum(dout, axis=0)
-    dh = ops.matmul(dout, ops.transpose(W2))
-    dz1 = dh * ops.cast(z1 > 0, dh.dtype)
-    dW1 = ops.matmul(ops.transpose(X), dz1)
-    db1 = ops.sum(dz1, axis=0)
-    dX = ops.matmul(dz1, ops.transpose(W1))
-''' + _BACKWARD_TAIL)),
-    Variant("two_layer_net", "forgets the ReLU derivative", False, _net('''
-    dW2 = ops.matmul(ops.transpose(h), dout)
-    db2 = ops.sum(dout, axis=0)
-    dz1 = ops.matmul(dout, ops.transpose(W2))
-    dW1 = ops.matmul(ops.transpose(X), dz1)
-    db1 = ops.sum(dz1, axis=0)
-    dX = ops.matmul(dz1, ops.transpose(W1))
-''' + _BACKWARD_TAIL)),
-    Variant("two_layer_net", "ReLU mask taken from the upstream gradient (dh > 0) instead of z1 > 0", False, _net('''
-    dW2 = ops.matmul(ops.transpose(h), dout)
-    db2 = ops.sum(dout, axis=0)
-    dh = ops.matmul(dout, ops.transpose(W2))
-    dz1 = dh * ops.cast(dh > 0, dh.dtype)
-    dW1 = ops.matmul(ops.transpose(X), dz1)
-    db1 = ops.sum(dz1, axis=0)
-    dX = ops.matmul(dz1, ops.transpose(W1))
-''' + _BACKWARD_TAIL)),
-    Variant("two_layer_net", "dW2 from the pre-activation z1 instead of h", False, _net('''
-    dW2 = ops.matmul(ops.transpose(z1), dout)
-    db2 = ops.sum(dout, axis=0)
-    dh = ops.matmul(dout, ops.transpose(W2))
-    dz1 = dh * ops.cast(z1 > 0, dh.dtype)
-    dW1 = ops.matmul(ops.transpose(X), dz1)
-    db1 = ops.sum(dz1, axis=0)
-    dX = ops.matmul(dz1, ops.transpose(W1))
-''' + _BACKWARD_TAIL)),
-    Variant("two_layer_net", "db1 averaged over the batch instead of summed", False, _net('''
-    dW2 = ops.matmul(ops.transpose(h), dout)
-    db2 = ops.sum(dout, axis=0)
-    dh = ops.matmul(dout, ops.transpose(W2))
-    dz1 = dh * ops.cast(z1 > 0, dh.dtype)
-    dW1 = ops.matmul(ops.transpose(X), dz1)
-    db1 = ops.mean(dz1, axis=0)
-    dX = ops.matmul(dz1, ops.transpose(W1))
-''' + _BACKWARD_TAIL)),
-    Variant("two_layer_net", "db1 summed over the wrong axis" + VISIBLE, False, _net('''
-    dW2 = ops.matmul(ops.transpose(h), dout)
-    db2 = ops.sum(dout, axis=0)
-    dh = ops.matmul(dout, ops.transpose(W2))
-    dz1 = dh * ops.cast(z1 > 0, dh.dtype)
-    dW1 = ops.matmul(ops.transpose(X), dz1)
-    db1 = ops.sum(dz1, axis=1)
-    dX = ops.matmul(dz1, ops.transpose(W1))
-''' + _BACKWARD_TAIL)),
-    Variant("two_layer_net", "db1 taken before the ReLU derivative (from dh)", False, _net('''
-    dW2 = ops.matmul(ops.transpose(h), dout)
-    db2 = ops.sum(dout, axis=0)
-    dh = ops.matmul(dout, ops.transpose(W2))
-    dz1 = dh * ops.cast(z1 > 0, dh.dtype)
-    dW1 = ops.matmul(ops.transpose(X), dz1)
-    db1 = ops.sum(dh, axis=0)
-    dX = ops.matmul(dz1, ops.transpose(W1))
-''' + _BACKWARD_TAIL)),
-    Variant("two_layer_net", "forgets dX" + VISIBLE, False, _net('''
-    dW2 = ops.matmul(ops.transpose(h), dout)
-    db2 = ops.sum(dout, axis=0)
-    dh = ops.matmul(dout, ops.transpose(W2))
-    dz1 = dh * ops.cast(z1 > 0, dh.dtype)
-    dW1 = ops.matmul(ops.transpose(X), dz1)
-    db1 = ops.sum(dz1, axis=0)
-    return {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
-''')),
-    Variant("two_layer_net", "dX skips the ReLU derivative (from dh, not dz1)", False, _net('''
-    dW2 = ops.matmul(ops.transpose(h), dout)
-    db2 = ops.sum(dout, axis=0)
-    dh = ops.matmul(dout, ops.transpose(W2))
-    dz1 = dh * ops.cast(z1 > 0, dh.dtype)
-    dW1 = ops.matmul(ops.transpose(X), dz1)
-    db1 = ops.sum(dz1, axis=0)
-    dX = ops.matmul(dh, ops.transpose(W1))
-''' + _BACKWARD_TAIL)),
+    change("two_layer_net", "divides every gradient by the batch size (the 1/N counted twice)" + VISIBLE, False,
+           _NET, _BATCH_SIZE,
+           ("dW2 = ops.matmul(ops.transpose(h), dout)", "dW2 = ops.matmul(ops.transpose(h), dout) / n"),
+           ("db2 = ops.sum(dout, axis=0)", "db2 = ops.sum(dout, axis=0) / n"),
+           ("dW1 = ops.matmul(ops.transpose(X), dz1)", "dW1 = ops.matmul(ops.transpose(X), dz1) / n"),
+           ("db1 = ops.sum(dz1, axis=0)", "db1 = ops.sum(dz1, axis=0) / n")),
+    change("two_layer_net", "weight gradients averaged over the batch, bias gradients summed", False,
+           _NET, _BATCH_SIZE,
+           ("dW2 = ops.matmul(ops.transpose(h), dout)", "dW2 = ops.matmul(ops.transpose(h), dout) / n"),
+           ("dW1 = ops.matmul(ops.transpose(X), dz1)", "dW1 = ops.matmul(ops.transpose(X), dz1) / n")),
+    change("two_layer_net", "dW1 transposed, reshaped to the right shape", False, _NET,
+           ("ops.matmul(ops.transpose(X), dz1)", "ops.reshape(ops.matmul(ops.transpose(dz1), X), ops.shape(W1))")),
+    change("two_layer_net", "dW2 transposed, reshaped to the right shape", False, _NET,
+           ("ops.matmul(ops.transpose(h), dout)", "ops.reshape(ops.matmul(ops.transpose(dout), h), ops.shape(W2))")),
+    change("two_layer_net", "forgets the ReLU derivative", False, _NET,
+           ("    dh = ops.matmul(dout, ops.transpose(W2))\n    dz1 = dh * ops.cast(z1 > 0, dh.dtype)\n",
+            "    dz1 = ops.matmul(dout, ops.transpose(W2))\n")),
+    change("two_layer_net", "ReLU mask taken from the upstream gradient (dh > 0) instead of z1 > 0", False, _NET,
+           ("ops.cast(z1 > 0", "ops.cast(dh > 0")),
+    change("two_layer_net", "dW2 from the pre-activation z1 instead of h", False, _NET,
+           ("ops.transpose(h)", "ops.transpose(z1)")),
+    change("two_layer_net", "db1 averaged over the batch instead of summed", False, _NET,
+           ("db1 = ops.sum(dz1, axis=0)", "db1 = ops.mean(dz1, axis=0)")),
+    change("two_layer_net", "db1 summed over the wrong axis" + VISIBLE, False, _NET,
+           ("db1 = ops.sum(dz1, axis=0)", "db1 = ops.sum(dz1, axis=1)")),
+    change("two_layer_net", "db1 taken before the ReLU derivative (from dh)", False, _NET,
+           ("db1 = ops.sum(dz1, axis=0)", "db1 = ops.sum(dh, axis=0)")),
+    change("two_layer_net", "forgets dX" + VISIBLE, False, _NET,
+           ("    dX = ops.matmul(dz1, ops.transpose(W1))\n\n", ""), (', "X": dX}', "}")),
+    change("two_layer_net", "dX skips the ReLU derivative (from dh, not dz1)", False, _NET,
+           ("dX = ops.matmul(dz1,", "dX = ops.matmul(dh,")),
     Variant("two_layer_net", "records a tf.GradientTape in the forward pass and asks it in the backward pass", False,
             _cell('''
 def mlp_forward(X, params):
@@ -243,38 +179,28 @@ def mlp_backward(dout, cache):
 
 # ----------------------------------------------------------------------------- mse_loss
 
+_MSE = '''
+def mse_loss(out, y):
+    diff = out - y
+    return ops.mean(ops.square(diff)), 2 * diff / ops.cast(ops.size(diff), diff.dtype)
+'''
+
 MSE = [
-    Variant("mse_loss", "dout without the factor 2" + VISIBLE, False, '''
-def mse_loss(out, y):
-    diff = out - y
-    return ops.mean(diff * diff), diff / ops.cast(ops.size(diff), diff.dtype)
-'''),
-    Variant("mse_loss", "dout without the 1/(N C): the gradient of the sum, not the mean" + VISIBLE, False, '''
-def mse_loss(out, y):
-    diff = out - y
-    return ops.mean(ops.square(diff)), 2 * diff
-'''),
-    Variant("mse_loss", "dout divided by the batch size only (not by N C)", False, '''
-def mse_loss(out, y):
-    diff = out - y
-    return ops.mean(ops.square(diff)), 2 * diff / ops.cast(ops.shape(diff)[0], diff.dtype)
-'''),
+    change("mse_loss", "dout without the factor 2" + VISIBLE, False, _MSE,
+           ("ops.mean(ops.square(diff)), 2 * diff", "ops.mean(diff * diff), diff")),
+    change("mse_loss", "dout without the 1/(N C): the gradient of the sum, not the mean" + VISIBLE, False, _MSE,
+           (" / ops.cast(ops.size(diff), diff.dtype)", "")),
+    change("mse_loss", "dout divided by the batch size only (not by N C)", False, _MSE,
+           ("ops.size(diff)", "ops.shape(diff)[0]")),
     Variant("mse_loss", "per-example sum over outputs, then the batch mean (not the Keras mean)", False, '''
 def mse_loss(out, y):
     diff = out - y
     n = ops.cast(ops.shape(diff)[0], diff.dtype)
     return ops.sum(ops.square(diff)) / n, 2 * diff / n
 '''),
-    Variant("mse_loss", "the sign of dout flipped (y - out)" + VISIBLE, False, '''
-def mse_loss(out, y):
-    diff = y - out
-    return ops.mean(ops.square(diff)), 2 * diff / ops.cast(ops.size(diff), diff.dtype)
-'''),
-    Variant("mse_loss", "computes in float32 whatever the input dtype", False, '''
-def mse_loss(out, y):
-    diff = ops.cast(out, "float32") - ops.cast(y, "float32")
-    return ops.mean(ops.square(diff)), 2 * diff / ops.cast(ops.size(diff), "float32")
-'''),
+    change("mse_loss", "the sign of dout flipped (y - out)" + VISIBLE, False, _MSE, ("out - y", "y - out")),
+    change("mse_loss", "computes in float32 whatever the input dtype", False, _MSE,
+           ("out - y", 'ops.cast(out, "float32") - ops.cast(y, "float32")'), ("diff.dtype", '"float32"')),
     Variant("mse_loss", "dout divided by N C and again by N" + VISIBLE, False, '''
 def mse_loss(out, y):
     diff = out - y
@@ -310,62 +236,40 @@ def mse_loss(out, y):
 
 # ----------------------------------------------------------------------------- relative_error
 
-RELERR = [
-    Variant("relative_error", "no abs in the numerator", False, '''
+_RELERR = '''
 def relative_error(a, b, eps=1e-8):
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if a.shape != b.shape:
         raise ValueError("shapes differ")
-    return float(np.max((a - b) / np.maximum(np.abs(a) + np.abs(b), eps)))
-'''),
-    Variant("relative_error", "no floor in the denominator (0/0 for entries zero in both)", False, '''
-def relative_error(a, b, eps=1e-8):
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    if a.shape != b.shape:
-        raise ValueError("shapes differ")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return float(np.max(np.abs(a - b) / (np.abs(a) + np.abs(b))))
-'''),
-    Variant("relative_error", "denominator |a + b| instead of |a| + |b|", False, '''
-def relative_error(a, b, eps=1e-8):
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    if a.shape != b.shape:
-        raise ValueError("shapes differ")
-    return float(np.max(np.abs(a - b) / np.maximum(np.abs(a + b), eps)))
-'''),
-    Variant("relative_error", "mean over the entries instead of the max", False, '''
-def relative_error(a, b, eps=1e-8):
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    if a.shape != b.shape:
-        raise ValueError("shapes differ")
-    return float(np.mean(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), eps)))
-'''),
-    Variant("relative_error", "a ratio of norms over all entries", False, '''
-def relative_error(a, b, eps=1e-8):
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    if a.shape != b.shape:
-        raise ValueError("shapes differ")
-    return float(np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), eps))
-'''),
-    Variant("relative_error", "computes in float32", False, '''
-def relative_error(a, b, eps=1e-8):
-    a, b = np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32)
-    if a.shape != b.shape:
-        raise ValueError("shapes differ")
-    return float(np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), np.float32(eps))))
-'''),
-    Variant("relative_error", "no shape check (broadcasting compares the wrong entries)", False, '''
-def relative_error(a, b, eps=1e-8):
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     return float(np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), eps)))
-'''),
-    Variant("relative_error", "ignores the eps argument", False, '''
+'''
+_RELERR_WHERE = '''
 def relative_error(a, b, eps=1e-8):
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    a, b = np.array(a, dtype=np.float64), np.array(b, dtype=np.float64)
     if a.shape != b.shape:
-        raise ValueError("shapes differ")
-    return float(np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), 1e-8)))
-'''),
+        raise ValueError(f"{a.shape} != {b.shape}")
+    scale = np.abs(a) + np.abs(b)
+    return float((np.abs(a - b) / np.where(scale < eps, eps, scale)).max())
+'''
+
+RELERR = [
+    change("relative_error", "no abs in the numerator", False, _RELERR, ("np.abs(a - b)", "(a - b)")),
+    change("relative_error", "no floor in the denominator (0/0 for entries zero in both)", False, _RELERR,
+           ("    return", '    with np.errstate(invalid="ignore", divide="ignore"):\n        return'),
+           ("np.maximum(np.abs(a) + np.abs(b), eps)", "(np.abs(a) + np.abs(b))")),
+    change("relative_error", "denominator |a + b| instead of |a| + |b|", False, _RELERR,
+           ("np.abs(a) + np.abs(b)", "np.abs(a + b)")),
+    change("relative_error", "mean over the entries instead of the max", False, _RELERR, ("np.max(", "np.mean(")),
+    change("relative_error", "a ratio of norms over all entries", False, _RELERR,
+           ("np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), eps))",
+            "np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), eps)")),
+    change("relative_error", "computes in float32", False, _RELERR,
+           ("np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)",
+            "np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32)"),
+           (", eps)))", ", np.float32(eps))))")),
+    change("relative_error", "no shape check (broadcasting compares the wrong entries)", False, _RELERR,
+           ('    if a.shape != b.shape:\n        raise ValueError("shapes differ")\n', "")),
+    change("relative_error", "ignores the eps argument", False, _RELERR, (", eps)))", ", 1e-8)))")),
     Variant("relative_error", "returns a tensor, not a Python float" + VISIBLE, False, '''
 def relative_error(a, b, eps=1e-8):
     a, b = ops.cast(a, "float64"), ops.cast(b, "float64")
@@ -373,21 +277,10 @@ def relative_error(a, b, eps=1e-8):
         raise ValueError("shapes differ")
     return ops.max(ops.abs(a - b) / ops.maximum(ops.abs(a) + ops.abs(b), eps))
 '''),
-    Variant("relative_error", "eps added to the denominator instead of used as its floor", False, '''
-def relative_error(a, b, eps=1e-8):
-    a, b = np.array(a, dtype=np.float64), np.array(b, dtype=np.float64)
-    if a.shape != b.shape:
-        raise ValueError(f"{a.shape} != {b.shape}")
-    return float((np.abs(a - b) / (np.abs(a) + np.abs(b) + eps)).max())
-'''),
-    Variant("relative_error", "correct: np.where picks the floor", True, '''
-def relative_error(a, b, eps=1e-8):
-    a, b = np.array(a, dtype=np.float64), np.array(b, dtype=np.float64)
-    if a.shape != b.shape:
-        raise ValueError(f"{a.shape} != {b.shape}")
-    scale = np.abs(a) + np.abs(b)
-    return float((np.abs(a - b) / np.where(scale < eps, eps, scale)).max())
-'''),
+    change("relative_error", "eps added to the denominator instead of used as its floor", False, _RELERR_WHERE,
+           ("    scale = np.abs(a) + np.abs(b)\n", ""),
+           ("np.where(scale < eps, eps, scale)", "(np.abs(a) + np.abs(b) + eps)")),
+    Variant("relative_error", "correct: np.where picks the floor", True, _RELERR_WHERE),
     Variant("relative_error", "correct: keras.ops in float64, then float()", True, '''
 def relative_error(a, b, eps=1e-8):
     a = ops.convert_to_tensor(np.asarray(a, dtype=np.float64))
@@ -411,108 +304,57 @@ def relative_error(a, b, eps=1e-8):
 
 # ----------------------------------------------------------------------------- numerical_gradient
 
+# The reference: central differences on a float64 copy, each entry put back after use.
+_NUMGRAD = '''
+def numerical_gradient(f, x, h=1e-5):
+    x = np.array(x, dtype=np.float64)
+    grad = np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+        keep = x[index]
+        x[index] = keep + h
+        f_plus = float(f(x))
+        x[index] = keep - h
+        f_minus = float(f(x))
+        x[index] = keep
+        grad[index] = (f_plus - f_minus) / (2 * h)
+    return grad
+'''
+_NO_RESTORE = (  # steps x[index] by +h and -2h and never puts the entry back
+    ("        keep = x[index]\n        x[index] = keep + h\n", "        x[index] += h\n"),
+    ("        x[index] = keep - h\n", "        x[index] -= 2 * h\n"),
+    ("        x[index] = keep\n", ""),
+)
+
 NUMGRAD = [
-    Variant("numerical_gradient", "forward difference (f(x + h) - f(x)) / h", False, '''
-def numerical_gradient(f, x, h=1e-5):
-    x = np.array(x, dtype=np.float64)
-    grad = np.zeros_like(x)
-    f_x = float(f(x))
-    for index in np.ndindex(x.shape):
-        keep = x[index]
-        x[index] = keep + h
-        grad[index] = (float(f(x)) - f_x) / h
-        x[index] = keep
-    return grad
-'''),
-    Variant("numerical_gradient", "divides by h instead of 2h" + VISIBLE, False, '''
-def numerical_gradient(f, x, h=1e-5):
-    x = np.array(x, dtype=np.float64)
-    grad = np.zeros_like(x)
-    for index in np.ndindex(x.shape):
-        keep = x[index]
-        x[index] = keep + h
-        f_plus = float(f(x))
-        x[index] = keep - h
-        f_minus = float(f(x))
-        x[index] = keep
-        grad[index] = (f_plus - f_minus) / h
-    return grad
-'''),
-    Variant("numerical_gradient", "does not put the entry back (x drifts by -h per entry)", False, '''
-def numerical_gradient(f, x, h=1e-5):
-    x = np.array(x, dtype=np.float64)
-    grad = np.zeros_like(x)
-    for index in np.ndindex(x.shape):
-        x[index] += h
-        f_plus = float(f(x))
-        x[index] -= 2 * h
-        f_minus = float(f(x))
-        grad[index] = (f_plus - f_minus) / (2 * h)
-    return grad
-'''),
-    Variant("numerical_gradient", "perturbs the caller's x in place and never restores it", False, '''
-def numerical_gradient(f, x, h=1e-5):
-    grad = np.zeros(x.shape)
-    for index in np.ndindex(x.shape):
-        x[index] += h
-        f_plus = float(f(x))
-        x[index] -= 2 * h
-        f_minus = float(f(x))
-        grad[index] = (f_plus - f_minus) / (2 * h)
-    return grad
-'''),
-    Variant("numerical_gradient", "computes in float32", False, '''
-def numerical_gradient(f, x, h=1e-5):
-    x = np.array(x, dtype=np.float32)
-    grad = np.zeros_like(x)
-    for index in np.ndindex(x.shape):
-        keep = x[index]
-        x[index] = keep + h
-        f_plus = f(x)
-        x[index] = keep - h
-        f_minus = f(x)
-        x[index] = keep
-        grad[index] = (f_plus - f_minus) / (2 * h)
-    return grad
-'''),
-    Variant("numerical_gradient", "ignores the h argument", False, '''
-def numerical_gradient(f, x, h=1e-5):
-    step = 1e-5
-    x = np.array(x, dtype=np.float64)
-    grad = np.zeros_like(x)
-    for index in np.ndindex(x.shape):
-        keep = x[index]
-        x[index] = keep + step
-        f_plus = float(f(x))
-        x[index] = keep - step
-        f_minus = float(f(x))
-        x[index] = keep
-        grad[index] = (f_plus - f_minus) / (2 * step)
-    return grad
-'''),
-    Variant("numerical_gradient", "loops over the first axis only (1-D thinking)", False, '''
-def numerical_gradient(f, x, h=1e-5):
-    x = np.array(x, dtype=np.float64)
-    grad = np.zeros_like(x)
-    for i in range(len(x)):
-        keep = x[i].copy()
-        x[i] = keep + h
-        f_plus = float(f(x))
-        x[i] = keep - h
-        f_minus = float(f(x))
-        x[i] = keep
-        grad[i] = (f_plus - f_minus) / (2 * h)
-    return grad
-'''),
+    change("numerical_gradient", "forward difference (f(x + h) - f(x)) / h", False, _NUMGRAD,
+           ("    grad = np.zeros_like(x)\n", "    grad = np.zeros_like(x)\n    f_x = float(f(x))\n"),
+           ("        f_plus = float(f(x))\n        x[index] = keep - h\n        f_minus = float(f(x))\n"
+            "        x[index] = keep\n        grad[index] = (f_plus - f_minus) / (2 * h)\n",
+            "        grad[index] = (float(f(x)) - f_x) / h\n        x[index] = keep\n")),
+    change("numerical_gradient", "divides by h instead of 2h" + VISIBLE, False, _NUMGRAD, ("/ (2 * h)", "/ h")),
+    change("numerical_gradient", "does not put the entry back (x drifts by -h per entry)", False, _NUMGRAD,
+           *_NO_RESTORE),
+    change("numerical_gradient", "perturbs the caller's x in place and never restores it", False, _NUMGRAD,
+           *_NO_RESTORE,
+           ("    x = np.array(x, dtype=np.float64)\n    grad = np.zeros_like(x)\n", "    grad = np.zeros(x.shape)\n")),
+    change("numerical_gradient", "computes in float32", False, _NUMGRAD,
+           ("np.float64", "np.float32"), ("f_plus = float(f(x))", "f_plus = f(x)"),
+           ("f_minus = float(f(x))", "f_minus = f(x)")),
+    change("numerical_gradient", "ignores the h argument", False, _NUMGRAD,
+           ("    x = np.array", "    step = 1e-5\n    x = np.array"),
+           ("keep + h", "keep + step"), ("keep - h", "keep - step"), ("(2 * h)", "(2 * step)")),
+    change("numerical_gradient", "loops over the first axis only (1-D thinking)", False,
+           _NUMGRAD.replace("[index]", "[i]"),
+           ("for index in np.ndindex(x.shape):", "for i in range(len(x)):"),
+           ("keep = x[i]\n", "keep = x[i].copy()\n")),
     Variant("numerical_gradient", "perturbs every entry at once", False, '''
 def numerical_gradient(f, x, h=1e-5):
     x = np.asarray(x, dtype=np.float64)
     slope = (float(f(x + h)) - float(f(x - h))) / (2 * h)
     return np.full(x.shape, slope / x.size)
 '''),
-    Variant("numerical_gradient", "asks tf.GradientTape when it can", False, '''
-def numerical_gradient(f, x, h=1e-5):
-    x = np.array(x, dtype=np.float64)
+    change("numerical_gradient", "asks tf.GradientTape when it can", False, _NUMGRAD,
+           ("    grad = np.zeros_like(x)\n", '''\
     try:
         t = tf.constant(x)
         with tf.GradientTape() as tape:
@@ -524,16 +366,7 @@ def numerical_gradient(f, x, h=1e-5):
     except Exception:
         pass
     grad = np.zeros_like(x)
-    for index in np.ndindex(x.shape):
-        keep = x[index]
-        x[index] = keep + h
-        f_plus = float(f(x))
-        x[index] = keep - h
-        f_minus = float(f(x))
-        x[index] = keep
-        grad[index] = (f_plus - f_minus) / (2 * h)
-    return grad
-'''),
+''')),
     Variant("numerical_gradient", "correct: a flat copy and a unit vector e_i (x never mutated)", True, '''
 def numerical_gradient(f, x, h=1e-5):
     x = np.asarray(x, dtype=np.float64)
@@ -560,10 +393,7 @@ def numerical_gradient(f, x, h=1e-5):
         it.iternext()
     return grad
 '''),
-]
-
-
-NUMGRAD.append(Variant("numerical_gradient", "correct: in place on the caller's x, the saved value put back", True, '''
+    Variant("numerical_gradient", "correct: in place on the caller's x, the saved value put back", True, '''
 def numerical_gradient(f, x, h=1e-5):
     grad = np.zeros(x.shape, dtype=np.float64)
     for i in np.ndindex(x.shape):
@@ -575,27 +405,20 @@ def numerical_gradient(f, x, h=1e-5):
         x[i] = old
         grad[i] = (up - down) / (2 * h)
     return grad
-'''))
+'''),
+]
 
 # ----------------------------------------------------------------------------- gradient_check
 
-GRADCHECK = [
-    Variant("gradient_check", "runs the check in float32", False, '''
+# Both gradients at a float64 copy of x, compared with the relative_error helper.
+_GRADCHECK = '''
 def gradient_check(f, grad_f, x, h=1e-5, threshold=1e-6):
-    x32 = np.array(x, dtype=np.float32)
-    numeric = np.zeros_like(x32)
-    for index in np.ndindex(x32.shape):
-        keep = x32[index]
-        x32[index] = keep + h
-        up = f(x32)
-        x32[index] = keep - h
-        down = f(x32)
-        x32[index] = keep
-        numeric[index] = (up - down) / (2 * h)
-    error = relative_error(grad_f(x32), numeric)
+    x64 = np.array(x, dtype=np.float64)
+    error = relative_error(grad_f(x64), numerical_gradient(f, x64, h))
     return error < threshold, error
-'''),
-    Variant("gradient_check", "keeps x's dtype (no float64 copy)", False, '''
+'''
+# A check with its own central differences on a copy of x that keeps x's dtype.
+_GRADCHECK_OWN_LOOP = '''
 def gradient_check(f, grad_f, x, h=1e-5, threshold=1e-6):
     xc = np.array(x)
     numeric = np.zeros(xc.shape)
@@ -609,31 +432,32 @@ def gradient_check(f, grad_f, x, h=1e-5, threshold=1e-6):
         numeric[index] = (up - down) / (2 * h)
     error = relative_error(grad_f(xc), numeric)
     return error < threshold, error
-'''),
+'''
+_GRADCHECK_ASTYPE = '''
+def gradient_check(f, grad_f, x, h=1e-5, threshold=1e-6):
+    x64 = np.asarray(x).astype(np.float64)
+    analytic = np.asarray(grad_f(x64.copy()), dtype=np.float64)
+    numeric = numerical_gradient(f, x64.copy(), h=h)
+    error = relative_error(analytic, numeric)
+    return bool(np.float64(error) < threshold), error
+'''
+
+GRADCHECK = [
+    change("gradient_check", "runs the check in float32", False, _GRADCHECK_OWN_LOOP.replace("xc", "x32"),
+           ("np.array(x)", "np.array(x, dtype=np.float32)"), ("np.zeros(x32.shape)", "np.zeros_like(x32)"),
+           ("up = float(f(x32))", "up = f(x32)"), ("down = float(f(x32))", "down = f(x32)")),
+    Variant("gradient_check", "keeps x's dtype (no float64 copy)", False, _GRADCHECK_OWN_LOOP),
     Variant("gradient_check", "evaluates the analytic gradient on the original (float32) x", False, '''
 def gradient_check(f, grad_f, x, h=1e-5, threshold=1e-6):
     numeric = numerical_gradient(f, np.array(x, dtype=np.float64), h)
     error = relative_error(grad_f(x), numeric)
     return error < threshold, error
 '''),
-    Variant("gradient_check", "a loose default threshold (1e-2)", False, '''
-def gradient_check(f, grad_f, x, h=1e-5, threshold=1e-2):
-    x64 = np.array(x, dtype=np.float64)
-    error = relative_error(grad_f(x64), numerical_gradient(f, x64, h))
-    return error < threshold, error
-'''),
-    Variant("gradient_check", "a large default step (h = 1e-2)", False, '''
-def gradient_check(f, grad_f, x, h=1e-2, threshold=1e-6):
-    x64 = np.array(x, dtype=np.float64)
-    error = relative_error(grad_f(x64), numerical_gradient(f, x64, h))
-    return error < threshold, error
-'''),
-    Variant("gradient_check", "ignores the threshold argument", False, '''
-def gradient_check(f, grad_f, x, h=1e-5, threshold=1e-6):
-    x64 = np.array(x, dtype=np.float64)
-    error = relative_error(grad_f(x64), numerical_gradient(f, x64, h))
-    return error < 1e-6, error
-'''),
+    change("gradient_check", "a loose default threshold (1e-2)", False, _GRADCHECK,
+           ("threshold=1e-6", "threshold=1e-2")),
+    change("gradient_check", "a large default step (h = 1e-2)", False, _GRADCHECK, ("h=1e-5", "h=1e-2")),
+    change("gradient_check", "ignores the threshold argument", False, _GRADCHECK,
+           ("return error < threshold", "return error < 1e-6")),
     Variant("gradient_check", "a norm-based error over all entries instead of relative_error", False, '''
 def gradient_check(f, grad_f, x, h=1e-5, threshold=1e-6):
     x64 = np.array(x, dtype=np.float64)
@@ -654,34 +478,13 @@ def gradient_check(f, grad_f, x, h=1e-5, threshold=1e-6):
     error = relative_error(grad_f(x64), numeric)
     return error < threshold, error
 '''),
-    Variant("gradient_check", "passes when the error equals the threshold (<= instead of <)", False, '''
-def gradient_check(f, grad_f, x, h=1e-5, threshold=1e-6):
-    x64 = np.array(x, dtype=np.float64)
-    error = relative_error(grad_f(x64), numerical_gradient(f, x64, h))
-    return error <= threshold, error
-'''),
-    Variant("gradient_check", "returns (error, passed) in the wrong order", False, '''
-def gradient_check(f, grad_f, x, h=1e-5, threshold=1e-6):
-    x64 = np.array(x, dtype=np.float64)
-    error = relative_error(grad_f(x64), numerical_gradient(f, x64, h))
-    return error, error < threshold
-'''),
-    Variant("gradient_check", "returns numpy.bool_ where the contract says a bool", False, '''
-def gradient_check(f, grad_f, x, h=1e-5, threshold=1e-6):
-    x64 = np.asarray(x).astype(np.float64)
-    analytic = np.asarray(grad_f(x64.copy()), dtype=np.float64)
-    numeric = numerical_gradient(f, x64.copy(), h=h)
-    error = relative_error(analytic, numeric)
-    return np.float64(error) < threshold, error
-'''),
-    Variant("gradient_check", "correct: astype(float64), NumPy comparison made a bool", True, '''
-def gradient_check(f, grad_f, x, h=1e-5, threshold=1e-6):
-    x64 = np.asarray(x).astype(np.float64)
-    analytic = np.asarray(grad_f(x64.copy()), dtype=np.float64)
-    numeric = numerical_gradient(f, x64.copy(), h=h)
-    error = relative_error(analytic, numeric)
-    return bool(np.float64(error) < threshold), error
-'''),
+    change("gradient_check", "passes when the error equals the threshold (<= instead of <)", False, _GRADCHECK,
+           ("error < threshold", "error <= threshold")),
+    change("gradient_check", "returns (error, passed) in the wrong order", False, _GRADCHECK,
+           ("return error < threshold, error", "return error, error < threshold")),
+    change("gradient_check", "returns numpy.bool_ where the contract says a bool", False, _GRADCHECK_ASTYPE,
+           ("return bool(np.float64(error) < threshold), error", "return np.float64(error) < threshold, error")),
+    Variant("gradient_check", "correct: astype(float64), NumPy comparison made a bool", True, _GRADCHECK_ASTYPE),
     Variant("gradient_check", "correct: analytic gradient first, explicit bool", True, '''
 def gradient_check(f, grad_f, x, h=1e-5, threshold=1e-6):
     point = np.array(x, dtype="float64", copy=True)
@@ -783,21 +586,21 @@ def relu_backward(dout, out):
 
 # ----------------------------------------------------------------------------- softmax_cross_entropy
 
+# A log-softmax shifted by each row's max, then the mean loss and (p - y) / N.
+_CE = '''
+def softmax_cross_entropy(logits, y):
+    z = logits - ops.max(logits, axis=-1, keepdims=True)
+    log_p = z - ops.log(ops.sum(ops.exp(z), axis=-1, keepdims=True))
+    n = ops.cast(ops.shape(logits)[0], logits.dtype)
+    return -ops.sum(y * log_p) / n, (ops.exp(log_p) - y) / n
+'''
+_CE_NO_Z = ("    z = logits - ops.max(logits, axis=-1, keepdims=True)\n", "")  # log_p computed without z
+
 CE = [
-    Variant("softmax_cross_entropy", "dlogits = p - y without the 1/N", False, '''
-def softmax_cross_entropy(logits, y):
-    z = logits - ops.max(logits, axis=-1, keepdims=True)
-    log_p = z - ops.log(ops.sum(ops.exp(z), axis=-1, keepdims=True))
-    n = ops.cast(ops.shape(logits)[0], logits.dtype)
-    return -ops.sum(y * log_p) / n, ops.exp(log_p) - y
-'''),
-    Variant("softmax_cross_entropy", "loss summed over the batch (no mean)", False, '''
-def softmax_cross_entropy(logits, y):
-    z = logits - ops.max(logits, axis=-1, keepdims=True)
-    log_p = z - ops.log(ops.sum(ops.exp(z), axis=-1, keepdims=True))
-    n = ops.cast(ops.shape(logits)[0], logits.dtype)
-    return -ops.sum(y * log_p), (ops.exp(log_p) - y) / n
-'''),
+    change("softmax_cross_entropy", "dlogits = p - y without the 1/N", False, _CE,
+           ("(ops.exp(log_p) - y) / n", "ops.exp(log_p) - y")),
+    change("softmax_cross_entropy", "loss summed over the batch (no mean)", False, _CE,
+           ("-ops.sum(y * log_p) / n,", "-ops.sum(y * log_p),")),
     Variant("softmax_cross_entropy", "softmax without subtracting the max" + VISIBLE, False, '''
 def softmax_cross_entropy(logits, y):
     e = ops.exp(logits)
@@ -812,40 +615,19 @@ def softmax_cross_entropy(logits, y):
     n = ops.cast(ops.shape(logits)[0], logits.dtype)
     return -ops.sum(y * ops.log(ops.clip(p, 1e-7, 1.0))) / n, (p - y) / n
 '''),
-    Variant("softmax_cross_entropy", "subtracts the max of the whole batch, not of each row", False, '''
-def softmax_cross_entropy(logits, y):
-    z = logits - ops.max(logits)
-    log_p = z - ops.log(ops.sum(ops.exp(z), axis=-1, keepdims=True))
-    n = ops.cast(ops.shape(logits)[0], logits.dtype)
-    return -ops.sum(y * log_p) / n, (ops.exp(log_p) - y) / n
-'''),
-    Variant("softmax_cross_entropy", "assumes one-hot targets (argmax of y)", False, '''
-def softmax_cross_entropy(logits, y):
-    z = logits - ops.max(logits, axis=-1, keepdims=True)
-    log_p = z - ops.log(ops.sum(ops.exp(z), axis=-1, keepdims=True))
-    onehot = ops.one_hot(ops.argmax(y, axis=-1), ops.shape(y)[-1], dtype=logits.dtype)
-    n = ops.cast(ops.shape(logits)[0], logits.dtype)
-    return -ops.sum(onehot * log_p) / n, (ops.exp(log_p) - onehot) / n
-'''),
-    Variant("softmax_cross_entropy", "y - p (the sign flipped)" + VISIBLE, False, '''
-def softmax_cross_entropy(logits, y):
-    z = logits - ops.max(logits, axis=-1, keepdims=True)
-    log_p = z - ops.log(ops.sum(ops.exp(z), axis=-1, keepdims=True))
-    n = ops.cast(ops.shape(logits)[0], logits.dtype)
-    return -ops.sum(y * log_p) / n, (y - ops.exp(log_p)) / n
-'''),
-    Variant("softmax_cross_entropy", "the built-in ops.log_softmax", False, '''
-def softmax_cross_entropy(logits, y):
-    log_p = ops.log_softmax(logits, axis=-1)
-    n = ops.cast(ops.shape(logits)[0], logits.dtype)
-    return -ops.sum(y * log_p) / n, (ops.exp(log_p) - y) / n
-'''),
-    Variant("softmax_cross_entropy", "the built-in ops.logsumexp", False, '''
-def softmax_cross_entropy(logits, y):
-    log_p = logits - ops.logsumexp(logits, axis=-1, keepdims=True)
-    n = ops.cast(ops.shape(logits)[0], logits.dtype)
-    return -ops.sum(y * log_p) / n, (ops.exp(log_p) - y) / n
-'''),
+    change("softmax_cross_entropy", "subtracts the max of the whole batch, not of each row", False, _CE,
+           ("ops.max(logits, axis=-1, keepdims=True)", "ops.max(logits)")),
+    change("softmax_cross_entropy", "assumes one-hot targets (argmax of y)", False, _CE,
+           ("    n = ", "    onehot = ops.one_hot(ops.argmax(y, axis=-1), ops.shape(y)[-1], dtype=logits.dtype)\n"
+                      "    n = "),
+           ("y * log_p", "onehot * log_p"), ("- y) / n", "- onehot) / n")),
+    change("softmax_cross_entropy", "y - p (the sign flipped)" + VISIBLE, False, _CE,
+           ("(ops.exp(log_p) - y)", "(y - ops.exp(log_p))")),
+    change("softmax_cross_entropy", "the built-in ops.log_softmax", False, _CE, _CE_NO_Z,
+           ("z - ops.log(ops.sum(ops.exp(z), axis=-1, keepdims=True))", "ops.log_softmax(logits, axis=-1)")),
+    change("softmax_cross_entropy", "the built-in ops.logsumexp", False, _CE, _CE_NO_Z,
+           ("z - ops.log(ops.sum(ops.exp(z), axis=-1, keepdims=True))",
+            "logits - ops.logsumexp(logits, axis=-1, keepdims=True)")),
     Variant("softmax_cross_entropy", "keras.losses for the loss value", False, '''
 def softmax_cross_entropy(logits, y):
     loss = ops.mean(keras.losses.categorical_crossentropy(y, logits, from_logits=True))
@@ -863,14 +645,9 @@ def softmax_cross_entropy(logits, y):
         loss = -ops.sum(y * log_p) / ops.cast(ops.shape(logits)[0], logits.dtype)
     return loss, tape.gradient(loss, logits)
 '''),
-    Variant("softmax_cross_entropy", "computes in float32 whatever the input dtype", False, '''
-def softmax_cross_entropy(logits, y):
-    logits, y = ops.cast(logits, "float32"), ops.cast(y, "float32")
-    z = logits - ops.max(logits, axis=-1, keepdims=True)
-    log_p = z - ops.log(ops.sum(ops.exp(z), axis=-1, keepdims=True))
-    n = ops.cast(ops.shape(logits)[0], "float32")
-    return -ops.sum(y * log_p) / n, (ops.exp(log_p) - y) / n
-'''),
+    change("softmax_cross_entropy", "computes in float32 whatever the input dtype", False, _CE,
+           ("    z = logits", '    logits, y = ops.cast(logits, "float32"), ops.cast(y, "float32")\n    z = logits'),
+           ("ops.shape(logits)[0], logits.dtype", 'ops.shape(logits)[0], "float32"')),
     Variant("softmax_cross_entropy", "correct: stable softmax first, loss through the log-sum-exp", True, '''
 def softmax_cross_entropy(logits, y):
     m = ops.max(logits, axis=1, keepdims=True)

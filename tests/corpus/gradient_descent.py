@@ -1,39 +1,51 @@
 """Strength corpus for assignment 2 (gradient descent).
 
-Each variant replaces a whole solution cell. Wrong variants are mistakes students really make;
+Each variant replaces a whole solution cell. A variant that is a small change of a base cell
+(the usual solution, or another variant) is written as that change: `change` applies named
+(old, new) edits to the base, so the variant reads as the mistake it makes; a variant that is a
+different program is spelled out in full. Wrong variants are mistakes students really make;
 most pass the visible asserts (those that do not say "caught by visible tests too").
 Correct variants are other valid ways to meet the contract and must keep full marks.
 The cell's namespace already has math, np, tf, keras and ops from the setup cell, and the
 reference versions of the other exercises' functions.
 """
-from dlcourse_grading.strength import Variant
+from dlcourse_grading.strength import Variant, change
 
 VISIBLE = " (caught by visible tests too)"
 
 # ----------------------------------------------------------------------------- numerical_gradient
 
-NUMERICAL_GRADIENT = [
-    Variant("numerical_gradient", "forward difference (f(x + h e_i) - f(x)) / h", False, '''
+# Central differences in NumPy, one step vector per entry, f called on float64 tensors.
+_NG_STEPS = '''
 def numerical_gradient(f, x, h=1e-5):
     point = np.array(x, dtype=np.float64)
     grad = np.zeros_like(point)
-    f_here = float(f(tf.constant(point)))
     for index in np.ndindex(point.shape):
         step = np.zeros_like(point)
         step[index] = h
-        grad[index] = (float(f(tf.constant(point + step))) - f_here) / h
+        grad[index] = (float(f(tf.constant(point + step))) - float(f(tf.constant(point - step)))) / (2 * h)
     return tf.constant(grad)
-'''),
-    Variant("numerical_gradient", "ignores the h argument (always steps 1e-5)", False, '''
+'''
+_NG_ONE_HOT = '''
 def numerical_gradient(f, x, h=1e-5):
-    point = np.array(x, dtype=np.float64)
-    grad = np.zeros_like(point)
-    for index in np.ndindex(point.shape):
-        step = np.zeros_like(point)
-        step[index] = 1e-5
-        grad[index] = (float(f(tf.constant(point + step))) - float(f(tf.constant(point - step)))) / 2e-5
-    return tf.constant(grad)
-'''),
+    point = tf.constant(np.array(x, dtype=np.float64))
+    flat = tf.reshape(point, [-1])
+    n = int(flat.shape[0])
+    grads = []
+    for i in range(n):
+        step = tf.one_hot(i, n, on_value=h, off_value=0.0, dtype=tf.float64)
+        plus = f(tf.reshape(flat + step, point.shape))
+        minus = f(tf.reshape(flat - step, point.shape))
+        grads.append((tf.convert_to_tensor(plus, tf.float64) - tf.convert_to_tensor(minus, tf.float64)) / (2 * h))
+    return tf.reshape(tf.stack(grads), point.shape)
+'''
+
+NUMERICAL_GRADIENT = [
+    change("numerical_gradient", "forward difference (f(x + h e_i) - f(x)) / h", False, _NG_STEPS,
+           ("    for index", "    f_here = float(f(tf.constant(point)))\n    for index"),
+           ("float(f(tf.constant(point - step)))) / (2 * h)", "f_here) / h")),
+    change("numerical_gradient", "ignores the h argument (always steps 1e-5)", False, _NG_STEPS,
+           ("step[index] = h", "step[index] = 1e-5"), ("/ (2 * h)", "/ 2e-5")),
     Variant("numerical_gradient", "asks a GradientTape instead of taking differences", False, '''
 def numerical_gradient(f, x, h=1e-5):
     point = tf.constant(np.array(x, dtype=np.float64))
@@ -56,29 +68,15 @@ def numerical_gradient(f, x, h=1e-5):
         grad[index] = (f_plus - f_minus) / (2 * h)
     return tf.constant(grad)
 '''),
-    Variant("numerical_gradient", "scales the step with the entry, h * max(1, |x_i|)", False, '''
-def numerical_gradient(f, x, h=1e-5):
-    point = np.array(x, dtype=np.float64)
-    grad = np.zeros_like(point)
-    for index in np.ndindex(point.shape):
-        step = np.zeros_like(point)
-        step[index] = h * max(1.0, abs(point[index]))
-        grad[index] = (float(f(tf.constant(point + step))) - float(f(tf.constant(point - step)))) / (2 * step[index])
-    return tf.constant(grad)
-'''),
-    Variant("numerical_gradient", "tf.cast of f's Python-float value goes through float32", False, '''
-def numerical_gradient(f, x, h=1e-5):
-    point = tf.constant(np.array(x, dtype=np.float64))
-    flat = tf.reshape(point, [-1])
-    n = int(flat.shape[0])
-    grads = []
-    for i in range(n):
-        step = tf.one_hot(i, n, on_value=h, off_value=0.0, dtype=tf.float64)
-        plus = tf.cast(f(tf.reshape(flat + step, point.shape)), tf.float64)
-        minus = tf.cast(f(tf.reshape(flat - step, point.shape)), tf.float64)
-        grads.append((plus - minus) / (2 * h))
-    return tf.reshape(tf.stack(grads), point.shape)
-'''),
+    change("numerical_gradient", "scales the step with the entry, h * max(1, |x_i|)", False, _NG_STEPS,
+           ("step[index] = h", "step[index] = h * max(1.0, abs(point[index]))"),
+           ("/ (2 * h)", "/ (2 * step[index])")),
+    change("numerical_gradient", "tf.cast of f's Python-float value goes through float32", False, _NG_ONE_HOT,
+           ("plus = f(tf.reshape(flat + step, point.shape))",
+            "plus = tf.cast(f(tf.reshape(flat + step, point.shape)), tf.float64)"),
+           ("minus = f(tf.reshape(flat - step, point.shape))",
+            "minus = tf.cast(f(tf.reshape(flat - step, point.shape)), tf.float64)"),
+           ("(tf.convert_to_tensor(plus, tf.float64) - tf.convert_to_tensor(minus, tf.float64))", "(plus - minus)")),
     Variant("numerical_gradient", "evaluates f in float32" + VISIBLE, False, '''
 def numerical_gradient(f, x, h=1e-5):
     point = tf.cast(x, tf.float32)
@@ -91,29 +89,8 @@ def numerical_gradient(f, x, h=1e-5):
         grads.append((plus - minus) / (2 * h))
     return tf.cast(tf.reshape(tf.stack(grads), tf.shape(point)), tf.float64)
 '''),
-    Variant("numerical_gradient", "divides by h instead of 2h" + VISIBLE, False, '''
-def numerical_gradient(f, x, h=1e-5):
-    point = np.array(x, dtype=np.float64)
-    grad = np.zeros_like(point)
-    for index in np.ndindex(point.shape):
-        step = np.zeros_like(point)
-        step[index] = h
-        grad[index] = (float(f(tf.constant(point + step))) - float(f(tf.constant(point - step)))) / h
-    return tf.constant(grad)
-'''),
-    Variant("numerical_gradient", "correct: flat float64 tensor, one_hot steps, f on tensors", True, '''
-def numerical_gradient(f, x, h=1e-5):
-    point = tf.constant(np.array(x, dtype=np.float64))
-    flat = tf.reshape(point, [-1])
-    n = int(flat.shape[0])
-    grads = []
-    for i in range(n):
-        step = tf.one_hot(i, n, on_value=h, off_value=0.0, dtype=tf.float64)
-        plus = f(tf.reshape(flat + step, point.shape))
-        minus = f(tf.reshape(flat - step, point.shape))
-        grads.append((tf.convert_to_tensor(plus, tf.float64) - tf.convert_to_tensor(minus, tf.float64)) / (2 * h))
-    return tf.reshape(tf.stack(grads), point.shape)
-'''),
+    change("numerical_gradient", "divides by h instead of 2h" + VISIBLE, False, _NG_STEPS, ("/ (2 * h)", "/ h")),
+    Variant("numerical_gradient", "correct: flat float64 tensor, one_hot steps, f on tensors", True, _NG_ONE_HOT),
     Variant("numerical_gradient", "correct: NumPy flat iteration, f on NumPy arrays, average of one-sided slopes",
             True, '''
 def numerical_gradient(f, x, h=1e-5):
@@ -145,7 +122,19 @@ def gradient_descent(f, start, learning_rate, steps):
         points.append(p)
     return tf.stack(points)
 '''
-
+# A float64 variable updated in place, a copy of its values appended after each step.
+_GD_VARIABLE = '''
+def gradient_descent(f, start, learning_rate, steps):
+    point = tf.Variable(np.array(start, dtype=np.float64))
+    path = [point.numpy()]
+    for _ in range(steps):
+        with tf.GradientTape() as tape:
+            value = f(point)
+        point.assign_sub(learning_rate * tape.gradient(value, point))
+        path.append(point.numpy())
+    return tf.constant(np.stack(path))
+'''
+_GD_UPDATE = "        point.assign_sub(learning_rate * tape.gradient(value, point))\n"
 
 GRADIENT_DESCENT = [
     Variant("gradient_descent", "numerical gradients (numerical_gradient from exercise 1) instead of a tape",
@@ -158,40 +147,20 @@ def gradient_descent(f, start, learning_rate, steps):
         path.append(point.copy())
     return tf.constant(np.stack(path))
 '''),
-    Variant("gradient_descent", "computes in float32 and casts the path at the end", False, '''
-def gradient_descent(f, start, learning_rate, steps):
-    point = tf.Variable(tf.cast(start, tf.float32))
-    path = [point.numpy()]
-    for _ in range(steps):
-        with tf.GradientTape() as tape:
-            value = f(tf.cast(point, tf.float64))
-        point.assign_sub(learning_rate * tf.cast(tape.gradient(value, point), tf.float32))
-        path.append(point.numpy())
-    return tf.cast(tf.constant(np.stack(path)), tf.float64)
-'''),
-    Variant("gradient_descent", "tf.cast(start, float64) rounds a Python list to float32 first", False, '''
-def gradient_descent(f, start, learning_rate, steps):
-    point = tf.Variable(tf.cast(start, tf.float64))
-    path = [point.numpy()]
-    for _ in range(steps):
-        with tf.GradientTape() as tape:
-            value = f(point)
-        point.assign_sub(learning_rate * tape.gradient(value, point))
-        path.append(point.numpy())
-    return tf.constant(np.stack(path))
-'''),
-    Variant("gradient_descent", "only works in 2-D (builds the point from start[0], start[1])", False, '''
-def gradient_descent(f, start, learning_rate, steps):
-    x0, y0 = float(start[0]), float(start[1])
-    point = tf.Variable([x0, y0], dtype=tf.float64)
-    path = [[x0, y0]]
-    for _ in range(steps):
-        with tf.GradientTape() as tape:
-            value = f(point)
-        point.assign_sub(learning_rate * tape.gradient(value, point))
-        path.append(point.numpy().tolist())
-    return tf.constant(path, dtype=tf.float64)
-'''),
+    change("gradient_descent", "computes in float32 and casts the path at the end", False, _GD_VARIABLE,
+           ("tf.Variable(np.array(start, dtype=np.float64))", "tf.Variable(tf.cast(start, tf.float32))"),
+           ("value = f(point)", "value = f(tf.cast(point, tf.float64))"),
+           ("learning_rate * tape.gradient(value, point)",
+            "learning_rate * tf.cast(tape.gradient(value, point), tf.float32)"),
+           ("tf.constant(np.stack(path))", "tf.cast(tf.constant(np.stack(path)), tf.float64)")),
+    change("gradient_descent", "tf.cast(start, float64) rounds a Python list to float32 first", False, _GD_VARIABLE,
+           ("np.array(start, dtype=np.float64)", "tf.cast(start, tf.float64)")),
+    change("gradient_descent", "only works in 2-D (builds the point from start[0], start[1])", False, _GD_VARIABLE,
+           ("    point = tf.Variable(np.array(start, dtype=np.float64))\n    path = [point.numpy()]\n",
+            "    x0, y0 = float(start[0]), float(start[1])\n    point = tf.Variable([x0, y0], dtype=tf.float64)\n"
+            "    path = [[x0, y0]]\n"),
+           ("path.append(point.numpy())", "path.append(point.numpy().tolist())"),
+           ("tf.constant(np.stack(path))", "tf.constant(path, dtype=tf.float64)")),
     Variant("gradient_descent", "uses keras.optimizers.SGD for the update", False, '''
 def gradient_descent(f, start, learning_rate, steps):
     point = keras.Variable(np.array(start, dtype=np.float64), dtype="float64")
@@ -204,58 +173,27 @@ def gradient_descent(f, start, learning_rate, steps):
         path.append(ops.convert_to_numpy(point))
     return tf.constant(np.stack(path))
 '''),
-    Variant("gradient_descent", "clips every step to length 1 'to be safe'", False, '''
-def gradient_descent(f, start, learning_rate, steps):
-    point = tf.Variable(np.array(start, dtype=np.float64))
-    path = [point.numpy()]
-    for _ in range(steps):
-        with tf.GradientTape() as tape:
-            value = f(point)
-        step = learning_rate * tape.gradient(value, point)
-        point.assign_sub(tf.clip_by_norm(step, 1.0))
-        path.append(point.numpy())
-    return tf.constant(np.stack(path))
-'''),
-    Variant("gradient_descent", "stops moving once the loss goes up (keeps the best point)", False, '''
-def gradient_descent(f, start, learning_rate, steps):
-    point = tf.Variable(np.array(start, dtype=np.float64))
-    path = [point.numpy()]
-    best = float(f(point))
-    for _ in range(steps):
-        with tf.GradientTape() as tape:
-            value = f(point)
+    change("gradient_descent", "clips every step to length 1 'to be safe'", False, _GD_VARIABLE,
+           (_GD_UPDATE, "        step = learning_rate * tape.gradient(value, point)\n"
+                        "        point.assign_sub(tf.clip_by_norm(step, 1.0))\n")),
+    change("gradient_descent", "stops moving once the loss goes up (keeps the best point)", False, _GD_VARIABLE,
+           ("    path = [point.numpy()]\n", "    path = [point.numpy()]\n    best = float(f(point))\n"),
+           (_GD_UPDATE, '''\
         candidate = point - learning_rate * tape.gradient(value, point)
         if float(f(candidate)) <= best:
             point.assign(candidate)
             best = float(f(point))
-        path.append(point.numpy())
-    return tf.constant(np.stack(path))
-'''),
-    Variant("gradient_descent", "walks up the gradient (sign error)" + VISIBLE, False, '''
-def gradient_descent(f, start, learning_rate, steps):
-    point = tf.Variable(np.array(start, dtype=np.float64))
-    path = [point.numpy()]
-    for _ in range(steps):
-        with tf.GradientTape() as tape:
-            value = f(point)
-        point.assign_add(learning_rate * tape.gradient(value, point))
-        path.append(point.numpy())
-    return tf.constant(np.stack(path))
-'''),
-    Variant("gradient_descent", "appends the variable itself, so every row is the last point" + VISIBLE, False, '''
-def gradient_descent(f, start, learning_rate, steps):
-    point = tf.Variable(np.array(start, dtype=np.float64))
-    path = [point]
-    for _ in range(steps):
-        with tf.GradientTape() as tape:
-            value = f(point)
-        point.assign_sub(learning_rate * tape.gradient(value, point))
-        path.append(point)
-    return tf.stack(path)
-'''),
-    Variant("gradient_descent", "stops early once the point is no longer finite", False,
-            _GD_TAPE_STACK.replace("        points.append(p)\n", "        if not bool(tf.reduce_all(tf.math.is_finite(p))):\n"
-                                   "            break\n        points.append(p)\n")),
+''')),
+    change("gradient_descent", "walks up the gradient (sign error)" + VISIBLE, False, _GD_VARIABLE,
+           ("assign_sub", "assign_add")),
+    change("gradient_descent", "appends the variable itself, so every row is the last point" + VISIBLE, False,
+           _GD_VARIABLE, ("path = [point.numpy()]", "path = [point]"),
+           ("path.append(point.numpy())", "path.append(point)"), ("tf.constant(np.stack(path))", "tf.stack(path)")),
+    change("gradient_descent", "stops early once the point is no longer finite", False, _GD_TAPE_STACK,
+           ("        points.append(p)\n",
+            "        if not bool(tf.reduce_all(tf.math.is_finite(p))):\n"
+            "            break\n"
+            "        points.append(p)\n")),
     Variant("gradient_descent", "correct: a float64 tensor watched by the tape, tf.stack", True, _GD_TAPE_STACK),
     Variant("gradient_descent", "correct: a compiled tf.function step on a variable, TensorArray-free", True, '''
 def gradient_descent(f, start, learning_rate, steps):
@@ -283,68 +221,33 @@ def classify_run(path, losses):
     losses = np.asarray(losses, dtype=np.float64)
 '''
 
+_CLASSIFY = _CLASSIFY_HEAD + '''
+    if not np.isfinite(losses).all() or losses[-1] > losses[0]:
+        return "diverging"
+    steps = np.diff(path, axis=0)
+    zigzags = np.sum(np.sum(steps[:-1] * steps[1:], axis=1) < 0)
+    return "oscillating" if 2 * zigzags > len(steps) - 1 else "converging"
+'''
+
 CLASSIFY = [
-    Variant("classify_run", "misses NaN losses (only compares the last loss with the first)", False,
-            _CLASSIFY_HEAD + '''
-    if losses[-1] > losses[0]:
-        return "diverging"
-    steps = np.diff(path, axis=0)
-    zigzags = np.sum(np.sum(steps[:-1] * steps[1:], axis=1) < 0)
-    return "oscillating" if 2 * zigzags > len(steps) - 1 else "converging"
-'''),
-    Variant("classify_run", "checks only the last loss for NaN", False, _CLASSIFY_HEAD + '''
-    if np.isnan(losses[-1]) or np.isinf(losses[-1]) or losses[-1] > losses[0]:
-        return "diverging"
-    steps = np.diff(path, axis=0)
-    zigzags = np.sum(np.sum(steps[:-1] * steps[1:], axis=1) < 0)
-    return "oscillating" if 2 * zigzags > len(steps) - 1 else "converging"
-'''),
-    Variant("classify_run", "diverging when the last loss is >= the first", False, _CLASSIFY_HEAD + '''
-    if not np.isfinite(losses).all() or losses[-1] >= losses[0]:
-        return "diverging"
-    steps = np.diff(path, axis=0)
-    zigzags = np.sum(np.sum(steps[:-1] * steps[1:], axis=1) < 0)
-    return "oscillating" if 2 * zigzags > len(steps) - 1 else "converging"
-'''),
-    Variant("classify_run", "oscillating when at least half (not more than half) of the pairs zig-zag", False,
-            _CLASSIFY_HEAD + '''
-    if not np.isfinite(losses).all() or losses[-1] > losses[0]:
-        return "diverging"
-    steps = np.diff(path, axis=0)
-    zigzags = np.sum(np.sum(steps[:-1] * steps[1:], axis=1) < 0)
-    return "oscillating" if len(steps) > 1 and 2 * zigzags >= len(steps) - 1 else "converging"
-'''),
-    Variant("classify_run", "diverging as soon as the loss goes up once", False, _CLASSIFY_HEAD + '''
-    if not np.isfinite(losses).all() or np.any(np.diff(losses) > 0):
-        return "diverging"
-    steps = np.diff(path, axis=0)
-    zigzags = np.sum(np.sum(steps[:-1] * steps[1:], axis=1) < 0)
-    return "oscillating" if 2 * zigzags > len(steps) - 1 else "converging"
-'''),
-    Variant("classify_run", "zig-zag when any coordinate changes direction (not the dot product)", False,
-            _CLASSIFY_HEAD + '''
-    if not np.isfinite(losses).all() or losses[-1] > losses[0]:
-        return "diverging"
-    steps = np.diff(path, axis=0)
-    flips = np.any(steps[:-1] * steps[1:] < 0, axis=1)
-    return "oscillating" if 2 * np.sum(flips) > len(steps) - 1 else "converging"
-'''),
-    Variant("classify_run", "compares the zig-zags with half of the n steps instead of the n - 1 pairs", False,
-            _CLASSIFY_HEAD + '''
-    if not np.isfinite(losses).all() or losses[-1] > losses[0]:
-        return "diverging"
-    steps = np.diff(path, axis=0)
-    zigzags = np.sum(np.sum(steps[:-1] * steps[1:], axis=1) < 0)
-    return "oscillating" if 2 * zigzags > len(steps) else "converging"
-'''),
-    Variant("classify_run", "diverging when the point moves away from the origin (not the loss)", False,
-            _CLASSIFY_HEAD + '''
-    if not np.isfinite(losses).all() or np.linalg.norm(path[-1]) > np.linalg.norm(path[0]):
-        return "diverging"
-    steps = np.diff(path, axis=0)
-    zigzags = np.sum(np.sum(steps[:-1] * steps[1:], axis=1) < 0)
-    return "oscillating" if 2 * zigzags > len(steps) - 1 else "converging"
-'''),
+    change("classify_run", "misses NaN losses (only compares the last loss with the first)", False, _CLASSIFY,
+           ("not np.isfinite(losses).all() or ", "")),
+    change("classify_run", "checks only the last loss for NaN", False, _CLASSIFY,
+           ("not np.isfinite(losses).all()", "np.isnan(losses[-1]) or np.isinf(losses[-1])")),
+    change("classify_run", "diverging when the last loss is >= the first", False, _CLASSIFY,
+           ("losses[-1] > losses[0]", "losses[-1] >= losses[0]")),
+    change("classify_run", "oscillating when at least half (not more than half) of the pairs zig-zag", False,
+           _CLASSIFY, ("if 2 * zigzags > len(steps) - 1", "if len(steps) > 1 and 2 * zigzags >= len(steps) - 1")),
+    change("classify_run", "diverging as soon as the loss goes up once", False, _CLASSIFY,
+           ("losses[-1] > losses[0]", "np.any(np.diff(losses) > 0)")),
+    change("classify_run", "zig-zag when any coordinate changes direction (not the dot product)", False, _CLASSIFY,
+           ("    zigzags = np.sum(np.sum(steps[:-1] * steps[1:], axis=1) < 0)\n",
+            "    flips = np.any(steps[:-1] * steps[1:] < 0, axis=1)\n"),
+           ("2 * zigzags", "2 * np.sum(flips)")),
+    change("classify_run", "compares the zig-zags with half of the n steps instead of the n - 1 pairs", False,
+           _CLASSIFY, ("len(steps) - 1", "len(steps)")),
+    change("classify_run", "diverging when the point moves away from the origin (not the loss)", False, _CLASSIFY,
+           ("losses[-1] > losses[0]", "np.linalg.norm(path[-1]) > np.linalg.norm(path[0])")),
     Variant("classify_run", "checks oscillation before divergence" + VISIBLE, False, _CLASSIFY_HEAD + '''
     steps = np.diff(path, axis=0)
     zigzags = np.sum(np.sum(steps[:-1] * steps[1:], axis=1) < 0)
@@ -386,22 +289,22 @@ def classify_run(path, losses):
 
 # ----------------------------------------------------------------------------- sgd_momentum_step
 
-SGD = [
-    Variant("sgd_momentum_step", "default momentum 0.9 instead of Keras' 0.0", False, '''
-def sgd_momentum_step(param, grad, velocity, learning_rate=0.01, momentum=0.9):
+_SGD = '''
+def sgd_momentum_step(param, grad, velocity, learning_rate=0.01, momentum=0.0):
     velocity = momentum * velocity - learning_rate * grad
     return param + velocity, velocity
-'''),
-    Variant("sgd_momentum_step", "hyper-parameters as float32 constants (breaks float64)", False, '''
-def sgd_momentum_step(param, grad, velocity, learning_rate=0.01, momentum=0.0):
-    velocity = tf.constant(momentum) * velocity - tf.constant(learning_rate) * grad
-    return param + velocity, velocity
-'''),
-    Variant("sgd_momentum_step", "NumPy arithmetic", False, '''
-def sgd_momentum_step(param, grad, velocity, learning_rate=0.01, momentum=0.0):
-    velocity = momentum * np.asarray(velocity) - learning_rate * np.asarray(grad)
-    return np.asarray(param) + velocity, velocity
-'''),
+'''
+
+SGD = [
+    change("sgd_momentum_step", "default momentum 0.9 instead of Keras' 0.0", False, _SGD,
+           ("momentum=0.0", "momentum=0.9")),
+    change("sgd_momentum_step", "hyper-parameters as float32 constants (breaks float64)", False, _SGD,
+           ("momentum * velocity - learning_rate * grad",
+            "tf.constant(momentum) * velocity - tf.constant(learning_rate) * grad")),
+    change("sgd_momentum_step", "NumPy arithmetic", False, _SGD,
+           ("momentum * velocity - learning_rate * grad",
+            "momentum * np.asarray(velocity) - learning_rate * np.asarray(grad)"),
+           ("param + velocity", "np.asarray(param) + velocity")),
     Variant("sgd_momentum_step", "runs keras.optimizers.SGD on a temporary variable", False, '''
 def sgd_momentum_step(param, grad, velocity, learning_rate=0.01, momentum=0.0):
     variable = keras.Variable(param)
@@ -414,33 +317,20 @@ def sgd_momentum_step(param, grad, velocity, learning_rate=0.01, momentum=0.0):
     after = tf.identity(variable.value)
     return after, after - before
 '''),
-    Variant("sgd_momentum_step", "without momentum keeps the old velocity", False, '''
-def sgd_momentum_step(param, grad, velocity, learning_rate=0.01, momentum=0.0):
-    if momentum == 0:
-        return param - learning_rate * grad, velocity
-    velocity = momentum * velocity - learning_rate * grad
-    return param + velocity, velocity
-'''),
-    Variant("sgd_momentum_step", "momentum applied twice (Nesterov look-ahead)" + VISIBLE, False, '''
-def sgd_momentum_step(param, grad, velocity, learning_rate=0.01, momentum=0.0):
-    velocity = momentum * velocity - learning_rate * grad
-    return param + momentum * velocity - learning_rate * grad, velocity
-'''),
-    Variant("sgd_momentum_step", "PyTorch's buffer (v = mu v + g, param -= lr v)" + VISIBLE, False, '''
-def sgd_momentum_step(param, grad, velocity, learning_rate=0.01, momentum=0.0):
-    velocity = momentum * velocity + grad
-    return param - learning_rate * velocity, velocity
-'''),
+    change("sgd_momentum_step", "without momentum keeps the old velocity", False, _SGD,
+           ("    velocity = momentum", "    if momentum == 0:\n        return param - learning_rate * grad, velocity\n"
+                                     "    velocity = momentum")),
+    change("sgd_momentum_step", "momentum applied twice (Nesterov look-ahead)" + VISIBLE, False, _SGD,
+           ("return param + velocity", "return param + momentum * velocity - learning_rate * grad")),
+    change("sgd_momentum_step", "PyTorch's buffer (v = mu v + g, param -= lr v)" + VISIBLE, False, _SGD,
+           ("- learning_rate * grad", "+ grad"), ("param + velocity", "param - learning_rate * velocity")),
     Variant("sgd_momentum_step", "moves with the old velocity, then updates it" + VISIBLE, False, '''
 def sgd_momentum_step(param, grad, velocity, learning_rate=0.01, momentum=0.0):
     new_param = param + velocity
     return new_param, momentum * velocity - learning_rate * grad
 '''),
-    Variant("sgd_momentum_step", "velocity with the opposite sign (param - v)" + VISIBLE, False, '''
-def sgd_momentum_step(param, grad, velocity, learning_rate=0.01, momentum=0.0):
-    velocity = momentum * velocity + learning_rate * grad
-    return param - velocity, velocity
-'''),
+    change("sgd_momentum_step", "velocity with the opposite sign (param - v)" + VISIBLE, False, _SGD,
+           ("- learning_rate * grad", "+ learning_rate * grad"), ("param + velocity", "param - velocity")),
     Variant("sgd_momentum_step", "correct: keras.ops functions", True, '''
 def sgd_momentum_step(param, grad, velocity, learning_rate=0.01, momentum=0.0):
     new_velocity = ops.subtract(ops.multiply(velocity, momentum), ops.multiply(grad, learning_rate))
@@ -458,17 +348,16 @@ def sgd_momentum_step(param, grad, velocity, learning_rate=0.01, momentum=0.0):
 
 # ----------------------------------------------------------------------------- rmsprop_step
 
-RMSPROP = [
-    Variant("rmsprop_step", "epsilon outside the square root", False, '''
+_RMSPROP = '''
 def rmsprop_step(param, grad, mean_square, learning_rate=0.001, rho=0.9, epsilon=1e-7):
     mean_square = rho * mean_square + (1 - rho) * grad ** 2
-    return param - learning_rate * grad / (ops.sqrt(mean_square) + epsilon), mean_square
-'''),
-    Variant("rmsprop_step", "PyTorch's default epsilon 1e-8", False, '''
-def rmsprop_step(param, grad, mean_square, learning_rate=0.001, rho=0.9, epsilon=1e-8):
-    mean_square = rho * mean_square + (1 - rho) * grad ** 2
     return param - learning_rate * grad / ops.sqrt(mean_square + epsilon), mean_square
-'''),
+'''
+
+RMSPROP = [
+    change("rmsprop_step", "epsilon outside the square root", False, _RMSPROP,
+           ("ops.sqrt(mean_square + epsilon)", "(ops.sqrt(mean_square) + epsilon)")),
+    change("rmsprop_step", "PyTorch's default epsilon 1e-8", False, _RMSPROP, ("epsilon=1e-7", "epsilon=1e-8")),
     Variant("rmsprop_step", "hyper-parameters as float32 constants (breaks float64)", False, '''
 def rmsprop_step(param, grad, mean_square, learning_rate=0.001, rho=0.9, epsilon=1e-7):
     rho_t, lr_t, eps_t = tf.constant(rho), tf.constant(learning_rate), tf.constant(epsilon)
@@ -490,31 +379,19 @@ def rmsprop_step(param, grad, mean_square, learning_rate=0.001, rho=0.9, epsilon
     optimizer.apply_gradients([(grad, variable)])
     return tf.identity(variable.value), tf.identity(optimizer._velocities[0].value)
 '''),
-    Variant("rmsprop_step", "adds epsilon to the mean square kept as state", False, '''
-def rmsprop_step(param, grad, mean_square, learning_rate=0.001, rho=0.9, epsilon=1e-7):
-    mean_square = rho * mean_square + (1 - rho) * grad ** 2 + epsilon
-    return param - learning_rate * grad / ops.sqrt(mean_square), mean_square
-'''),
-    Variant("rmsprop_step", "no square root" + VISIBLE, False, '''
-def rmsprop_step(param, grad, mean_square, learning_rate=0.001, rho=0.9, epsilon=1e-7):
-    mean_square = rho * mean_square + (1 - rho) * grad ** 2
-    return param - learning_rate * grad / (mean_square + epsilon), mean_square
-'''),
-    Variant("rmsprop_step", "rho and 1 - rho swapped" + VISIBLE, False, '''
-def rmsprop_step(param, grad, mean_square, learning_rate=0.001, rho=0.9, epsilon=1e-7):
-    mean_square = (1 - rho) * mean_square + rho * grad ** 2
-    return param - learning_rate * grad / ops.sqrt(mean_square + epsilon), mean_square
-'''),
+    change("rmsprop_step", "adds epsilon to the mean square kept as state", False, _RMSPROP,
+           ("grad ** 2\n", "grad ** 2 + epsilon\n"), ("ops.sqrt(mean_square + epsilon)", "ops.sqrt(mean_square)")),
+    change("rmsprop_step", "no square root" + VISIBLE, False, _RMSPROP,
+           ("ops.sqrt(mean_square + epsilon)", "(mean_square + epsilon)")),
+    change("rmsprop_step", "rho and 1 - rho swapped" + VISIBLE, False, _RMSPROP,
+           ("rho * mean_square + (1 - rho) * grad", "(1 - rho) * mean_square + rho * grad")),
     Variant("rmsprop_step", "divides by the old mean square" + VISIBLE, False, '''
 def rmsprop_step(param, grad, mean_square, learning_rate=0.001, rho=0.9, epsilon=1e-7):
     new_param = param - learning_rate * grad / ops.sqrt(mean_square + epsilon)
     return new_param, rho * mean_square + (1 - rho) * grad ** 2
 '''),
-    Variant("rmsprop_step", "Adagrad's sum of squares" + VISIBLE, False, '''
-def rmsprop_step(param, grad, mean_square, learning_rate=0.001, rho=0.9, epsilon=1e-7):
-    mean_square = mean_square + grad ** 2
-    return param - learning_rate * grad / ops.sqrt(mean_square + epsilon), mean_square
-'''),
+    change("rmsprop_step", "Adagrad's sum of squares" + VISIBLE, False, _RMSPROP,
+           ("rho * mean_square + (1 - rho) * grad ** 2", "mean_square + grad ** 2")),
     Variant("rmsprop_step", "correct: Keras' own order (lr * g / sqrt(s + eps))", True, '''
 def rmsprop_step(param, grad, mean_square, learning_rate=0.001, rho=0.9, epsilon=1e-7):
     s = ops.add(ops.multiply(rho, mean_square), ops.multiply(1 - rho, ops.square(grad)))
@@ -530,37 +407,26 @@ def rmsprop_step(param, grad, mean_square, learning_rate=0.001, rho=0.9, epsilon
 
 # ----------------------------------------------------------------------------- adam_step
 
-ADAM = [
-    Variant("adam_step", "textbook epsilon: m_hat / (sqrt(v_hat) + eps)", False, '''
+_ADAM = '''
 def adam_step(param, grad, m, v, step, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
-    m = beta_1 * m + (1 - beta_1) * grad
-    v = beta_2 * v + (1 - beta_2) * grad ** 2
-    m_hat = m / (1 - beta_1 ** step)
-    v_hat = v / (1 - beta_2 ** step)
-    return param - learning_rate * m_hat / (ops.sqrt(v_hat) + epsilon), m, v
-'''),
-    Variant("adam_step", "epsilon inside the square root", False, '''
-def adam_step(param, grad, m, v, step, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
-    m = beta_1 * m + (1 - beta_1) * grad
-    v = beta_2 * v + (1 - beta_2) * grad ** 2
-    alpha = learning_rate * math.sqrt(1 - beta_2 ** step) / (1 - beta_1 ** step)
-    return param - alpha * m / ops.sqrt(v + epsilon), m, v
-'''),
-    Variant("adam_step", "PyTorch's default epsilon 1e-8", False, '''
-def adam_step(param, grad, m, v, step, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
     m = beta_1 * m + (1 - beta_1) * grad
     v = beta_2 * v + (1 - beta_2) * grad ** 2
     alpha = learning_rate * math.sqrt(1 - beta_2 ** step) / (1 - beta_1 ** step)
     return param - alpha * m / (ops.sqrt(v) + epsilon), m, v
-'''),
-    Variant("adam_step", "bias correction with float32 tensors (breaks float64)", False, '''
-def adam_step(param, grad, m, v, step, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
-    m = beta_1 * m + (1 - beta_1) * grad
-    v = beta_2 * v + (1 - beta_2) * grad ** 2
-    t = tf.constant(float(step))
-    alpha = learning_rate * tf.sqrt(1 - tf.pow(beta_2, t)) / (1 - tf.pow(beta_1, t))
-    return param - alpha * m / (tf.sqrt(v) + epsilon), m, v
-'''),
+'''
+_ALPHA = "    alpha = learning_rate * math.sqrt(1 - beta_2 ** step) / (1 - beta_1 ** step)\n"
+
+ADAM = [
+    change("adam_step", "textbook epsilon: m_hat / (sqrt(v_hat) + eps)", False, _ADAM,
+           (_ALPHA, "    m_hat = m / (1 - beta_1 ** step)\n    v_hat = v / (1 - beta_2 ** step)\n"),
+           ("alpha * m / (ops.sqrt(v) + epsilon)", "learning_rate * m_hat / (ops.sqrt(v_hat) + epsilon)")),
+    change("adam_step", "epsilon inside the square root", False, _ADAM,
+           ("(ops.sqrt(v) + epsilon)", "ops.sqrt(v + epsilon)")),
+    change("adam_step", "PyTorch's default epsilon 1e-8", False, _ADAM, ("epsilon=1e-7", "epsilon=1e-8")),
+    change("adam_step", "bias correction with float32 tensors (breaks float64)", False, _ADAM,
+           (_ALPHA, "    t = tf.constant(float(step))\n"
+                    "    alpha = learning_rate * tf.sqrt(1 - tf.pow(beta_2, t)) / (1 - tf.pow(beta_1, t))\n"),
+           ("ops.sqrt(v)", "tf.sqrt(v)")),
     Variant("adam_step", "NumPy arithmetic", False, '''
 def adam_step(param, grad, m, v, step, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
     g = np.asarray(grad)
@@ -583,47 +449,24 @@ def adam_step(param, grad, m, v, step, learning_rate=0.001, beta_1=0.9, beta_2=0
     return (tf.identity(variable.value), tf.identity(optimizer._momentums[0].value),
             tf.identity(optimizer._velocities[0].value))
 '''),
-    Variant("adam_step", "AMSGrad: v never decreases", False, '''
-def adam_step(param, grad, m, v, step, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
-    m = beta_1 * m + (1 - beta_1) * grad
-    v = ops.maximum(v, beta_2 * v + (1 - beta_2) * grad ** 2)
-    alpha = learning_rate * math.sqrt(1 - beta_2 ** step) / (1 - beta_1 ** step)
-    return param - alpha * m / (ops.sqrt(v) + epsilon), m, v
-'''),
-    Variant("adam_step", "beta powers counted from the step before (t - 1) after the first step" + VISIBLE, False, '''
-def adam_step(param, grad, m, v, step, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
-    m = beta_1 * m + (1 - beta_1) * grad
-    v = beta_2 * v + (1 - beta_2) * grad ** 2
-    t = max(step - 1, 1)
-    alpha = learning_rate * math.sqrt(1 - beta_2 ** t) / (1 - beta_1 ** t)
-    return param - alpha * m / (ops.sqrt(v) + epsilon), m, v
-'''),
-    Variant("adam_step", "no bias correction" + VISIBLE, False, '''
-def adam_step(param, grad, m, v, step, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
-    m = beta_1 * m + (1 - beta_1) * grad
-    v = beta_2 * v + (1 - beta_2) * grad ** 2
-    return param - learning_rate * m / (ops.sqrt(v) + epsilon), m, v
-'''),
-    Variant("adam_step", "bias correction of v without the square root" + VISIBLE, False, '''
-def adam_step(param, grad, m, v, step, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
-    m = beta_1 * m + (1 - beta_1) * grad
-    v = beta_2 * v + (1 - beta_2) * grad ** 2
-    alpha = learning_rate * (1 - beta_2 ** step) / (1 - beta_1 ** step)
-    return param - alpha * m / (ops.sqrt(v) + epsilon), m, v
-'''),
+    change("adam_step", "AMSGrad: v never decreases", False, _ADAM,
+           ("v = beta_2 * v + (1 - beta_2) * grad ** 2", "v = ops.maximum(v, beta_2 * v + (1 - beta_2) * grad ** 2)")),
+    change("adam_step", "beta powers counted from the step before (t - 1) after the first step" + VISIBLE, False,
+           _ADAM, ("    alpha =", "    t = max(step - 1, 1)\n    alpha ="),
+           ("beta_2 ** step", "beta_2 ** t"), ("beta_1 ** step", "beta_1 ** t")),
+    change("adam_step", "no bias correction" + VISIBLE, False, _ADAM,
+           (_ALPHA, ""), ("alpha * m", "learning_rate * m")),
+    change("adam_step", "bias correction of v without the square root" + VISIBLE, False, _ADAM,
+           ("math.sqrt(1 - beta_2 ** step)", "(1 - beta_2 ** step)")),
     Variant("adam_step", "stores the bias-corrected m_hat and v_hat as the state" + VISIBLE, False, '''
 def adam_step(param, grad, m, v, step, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
     m = (beta_1 * m + (1 - beta_1) * grad) / (1 - beta_1 ** step)
     v = (beta_2 * v + (1 - beta_2) * grad ** 2) / (1 - beta_2 ** step)
     return param - learning_rate * m / (ops.sqrt(v) + epsilon), m, v
 '''),
-    Variant("adam_step", "beta_1 and beta_2 swapped in the bias correction" + VISIBLE, False, '''
-def adam_step(param, grad, m, v, step, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
-    m = beta_1 * m + (1 - beta_1) * grad
-    v = beta_2 * v + (1 - beta_2) * grad ** 2
-    alpha = learning_rate * math.sqrt(1 - beta_1 ** step) / (1 - beta_2 ** step)
-    return param - alpha * m / (ops.sqrt(v) + epsilon), m, v
-'''),
+    change("adam_step", "beta_1 and beta_2 swapped in the bias correction" + VISIBLE, False, _ADAM,
+           ("math.sqrt(1 - beta_2 ** step) / (1 - beta_1 ** step)",
+            "math.sqrt(1 - beta_1 ** step) / (1 - beta_2 ** step)")),
     Variant("adam_step", "correct: Keras' order of operations with keras.ops", True, '''
 def adam_step(param, grad, m, v, step, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
     dtype = param.dtype
@@ -647,18 +490,22 @@ def adam_step(param, grad, m, v, step, learning_rate=0.001, beta_1=0.9, beta_2=0
 
 # ----------------------------------------------------------------------------- standardize
 
-STANDARDIZE = [
-    Variant("standardize", "sample standard deviation (divides by n - 1)", False, '''
+_STANDARDIZE = '''
 def standardize(x, mean=None, std=None):
     x = ops.convert_to_tensor(x)
     if mean is None:
-        n = x.shape[0]
         mean = ops.mean(x, axis=0)
-        std = ops.sqrt(ops.sum(ops.square(x - mean), axis=0) / max(n - 1, 1))
+        std = ops.std(x, axis=0)
         std = ops.where(std == 0, ops.ones_like(std), std)
     mean, std = ops.cast(mean, x.dtype), ops.cast(std, x.dtype)
     return (x - mean) / std, mean, std
-'''),
+'''
+_NO_CONSTANT_COLUMN_RULE = ("        std = ops.where(std == 0, ops.ones_like(std), std)\n", "")
+
+STANDARDIZE = [
+    change("standardize", "sample standard deviation (divides by n - 1)", False, _STANDARDIZE,
+           ("        mean = ops.mean", "        n = x.shape[0]\n        mean = ops.mean"),
+           ("ops.std(x, axis=0)", "ops.sqrt(ops.sum(ops.square(x - mean), axis=0) / max(n - 1, 1))")),
     Variant("standardize", "always uses the statistics of the data it is given (test statistics leak in)",
             False, '''
 def standardize(x, mean=None, std=None):
@@ -668,34 +515,12 @@ def standardize(x, mean=None, std=None):
     std = ops.where(std == 0, ops.ones_like(std), std)
     return (x - mean) / std, mean, std
 '''),
-    Variant("standardize", "no special case for constant columns (0 / 0)", False, '''
-def standardize(x, mean=None, std=None):
-    x = ops.convert_to_tensor(x)
-    if mean is None:
-        mean = ops.mean(x, axis=0)
-        std = ops.std(x, axis=0)
-    mean, std = ops.cast(mean, x.dtype), ops.cast(std, x.dtype)
-    return (x - mean) / std, mean, std
-'''),
-    Variant("standardize", "variance as mean(x**2) - mean(x)**2", False, '''
-def standardize(x, mean=None, std=None):
-    x = ops.convert_to_tensor(x)
-    if mean is None:
-        mean = ops.mean(x, axis=0)
-        std = ops.sqrt(ops.maximum(ops.mean(x * x, axis=0) - mean * mean, 0))
-        std = ops.where(std == 0, ops.ones_like(std), std)
-    mean, std = ops.cast(mean, x.dtype), ops.cast(std, x.dtype)
-    return (x - mean) / std, mean, std
-'''),
-    Variant("standardize", "adds 1e-8 to the std instead of the constant-column rule", False, '''
-def standardize(x, mean=None, std=None):
-    x = ops.convert_to_tensor(x)
-    if mean is None:
-        mean = ops.mean(x, axis=0)
-        std = ops.std(x, axis=0) + 1e-8
-    mean, std = ops.cast(mean, x.dtype), ops.cast(std, x.dtype)
-    return (x - mean) / std, mean, std
-'''),
+    change("standardize", "no special case for constant columns (0 / 0)", False, _STANDARDIZE,
+           _NO_CONSTANT_COLUMN_RULE),
+    change("standardize", "variance as mean(x**2) - mean(x)**2", False, _STANDARDIZE,
+           ("ops.std(x, axis=0)", "ops.sqrt(ops.maximum(ops.mean(x * x, axis=0) - mean * mean, 0))")),
+    change("standardize", "adds 1e-8 to the std instead of the constant-column rule", False, _STANDARDIZE,
+           ("ops.std(x, axis=0)", "ops.std(x, axis=0) + 1e-8"), _NO_CONSTANT_COLUMN_RULE),
     Variant("standardize", "computes in float64 NumPy and never converts back", False, '''
 def standardize(x, mean=None, std=None):
     x = np.array(x, dtype=np.float64)
@@ -717,35 +542,12 @@ def standardize(x, mean=None, std=None):
     data /= np.asarray(std, dtype=data.dtype)
     return tf.constant(data), tf.constant(mean, dtype=data.dtype), tf.constant(std, dtype=data.dtype)
 '''),
-    Variant("standardize", "divides by the variance", False, '''
-def standardize(x, mean=None, std=None):
-    x = ops.convert_to_tensor(x)
-    if mean is None:
-        mean = ops.mean(x, axis=0)
-        std = ops.var(x, axis=0)
-        std = ops.where(std == 0, ops.ones_like(std), std)
-    mean, std = ops.cast(mean, x.dtype), ops.cast(std, x.dtype)
-    return (x - mean) / std, mean, std
-'''),
-    Variant("standardize", "only centres (forgets to divide by the std)", False, '''
-def standardize(x, mean=None, std=None):
-    x = ops.convert_to_tensor(x)
-    if mean is None:
-        mean = ops.mean(x, axis=0)
-        std = ops.std(x, axis=0)
-        std = ops.where(std == 0, ops.ones_like(std), std)
-    mean, std = ops.cast(mean, x.dtype), ops.cast(std, x.dtype)
-    return x - mean, mean, std
-'''),
-    Variant("standardize", "one mean and std for the whole matrix" + VISIBLE, False, '''
-def standardize(x, mean=None, std=None):
-    x = ops.convert_to_tensor(x)
-    if mean is None:
-        mean = ops.mean(x) * ops.ones(x.shape[1], dtype=x.dtype)
-        std = ops.std(x) * ops.ones(x.shape[1], dtype=x.dtype)
-    mean, std = ops.cast(mean, x.dtype), ops.cast(std, x.dtype)
-    return (x - mean) / std, mean, std
-'''),
+    change("standardize", "divides by the variance", False, _STANDARDIZE, ("ops.std(", "ops.var(")),
+    change("standardize", "only centres (forgets to divide by the std)", False, _STANDARDIZE,
+           ("return (x - mean) / std,", "return x - mean,")),
+    change("standardize", "one mean and std for the whole matrix" + VISIBLE, False, _STANDARDIZE,
+           ("ops.mean(x, axis=0)", "ops.mean(x) * ops.ones(x.shape[1], dtype=x.dtype)"),
+           ("ops.std(x, axis=0)", "ops.std(x) * ops.ones(x.shape[1], dtype=x.dtype)"), _NO_CONSTANT_COLUMN_RULE),
     Variant("standardize", "correct: NumPy statistics, tensors of x's dtype", True, '''
 def standardize(x, mean=None, std=None):
     data = np.array(x)
@@ -796,25 +598,8 @@ _TRAIN_END = '''
     return tf.convert_to_tensor(w), tf.convert_to_tensor(b), np.array(losses, dtype=np.float64)
 '''
 
-TRAIN = [
-    Variant("train_linear_regression", "differentiates half the MSE (gradient halved), records the MSE", False,
-            _TRAIN_START + '''
-    for _ in range(epochs):
-        with tf.GradientTape() as tape:
-            mse = tf.reduce_mean(tf.square(tf.linalg.matvec(x, w) + b - y))
-            objective = 0.5 * mse
-        grad_w, grad_b = tape.gradient(objective, [w, b])
-        w.assign_sub(learning_rate * grad_w)
-        b.assign_sub(learning_rate * grad_b)
-        losses.append(float(mse))
-''' + _TRAIN_END),
-    Variant("train_linear_regression", "computes in float32 and casts the results", False, '''
-def train_linear_regression(x, y, learning_rate, epochs):
-    x = tf.cast(x, tf.float32)
-    y = tf.cast(y, tf.float32)
-    w = tf.Variable(tf.zeros(x.shape[1]))
-    b = tf.Variable(0.0)
-    losses = []
+# The loop the contract describes: record the loss, then one full-batch update.
+_TRAIN = _TRAIN_START + '''
     for _ in range(epochs):
         with tf.GradientTape() as tape:
             loss = tf.reduce_mean(tf.square(tf.linalg.matvec(x, w) + b - y))
@@ -822,8 +607,27 @@ def train_linear_regression(x, y, learning_rate, epochs):
         w.assign_sub(learning_rate * grad_w)
         b.assign_sub(learning_rate * grad_b)
         losses.append(float(loss))
-    return tf.cast(w, tf.float64), tf.cast(b, tf.float64), np.array(losses)
-'''),
+''' + _TRAIN_END
+_TRAIN_UPDATE = '''\
+        grad_w, grad_b = tape.gradient(loss, [w, b])
+        w.assign_sub(learning_rate * grad_w)
+        b.assign_sub(learning_rate * grad_b)
+'''
+# Some students' cells have no blank line after the set-up or before the return.
+_NO_BLANK_LINES = (("    losses = []\n\n", "    losses = []\n"), ("\n\n    return", "\n    return"))
+
+TRAIN = [
+    change("train_linear_regression", "differentiates half the MSE (gradient halved), records the MSE", False,
+           _TRAIN, ("            loss = tf.reduce_mean(tf.square(tf.linalg.matvec(x, w) + b - y))\n",
+                    "            mse = tf.reduce_mean(tf.square(tf.linalg.matvec(x, w) + b - y))\n"
+                    "            objective = 0.5 * mse\n"),
+           ("tape.gradient(loss,", "tape.gradient(objective,"), ("float(loss)", "float(mse)")),
+    change("train_linear_regression", "computes in float32 and casts the results", False, _TRAIN, *_NO_BLANK_LINES,
+           ("tf.cast(x, tf.float64)", "tf.cast(x, tf.float32)"), ("tf.cast(y, tf.float64)", "tf.cast(y, tf.float32)"),
+           ("tf.zeros(x.shape[1], dtype=tf.float64)", "tf.zeros(x.shape[1])"),
+           ("tf.Variable(tf.constant(0.0, dtype=tf.float64))", "tf.Variable(0.0)"),
+           ("return tf.convert_to_tensor(w), tf.convert_to_tensor(b), np.array(losses, dtype=np.float64)",
+            "return tf.cast(w, tf.float64), tf.cast(b, tf.float64), np.array(losses)")),
     Variant("train_linear_regression", "hand-written gradient formula in NumPy (no tape)", False, '''
 def train_linear_regression(x, y, learning_rate, epochs):
     x = np.array(x, dtype=np.float64)
@@ -837,15 +641,11 @@ def train_linear_regression(x, y, learning_rate, epochs):
         b = b - learning_rate * 2 * np.mean(residual)
     return tf.constant(w), tf.constant(b, dtype=tf.float64), np.array(losses)
 '''),
-    Variant("train_linear_regression", "keras.optimizers.SGD does the update", False, _TRAIN_START + '''
-    optimizer = keras.optimizers.SGD(learning_rate=learning_rate)
-    for _ in range(epochs):
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(tf.square(tf.linalg.matvec(x, w) + b - y))
-        grads = tape.gradient(loss, [w, b])
-        optimizer.apply_gradients(zip(grads, [w, b]))
-        losses.append(float(loss))
-''' + _TRAIN_END),
+    change("train_linear_regression", "keras.optimizers.SGD does the update", False, _TRAIN,
+           ("    for _ in range(epochs):\n",
+            "    optimizer = keras.optimizers.SGD(learning_rate=learning_rate)\n    for _ in range(epochs):\n"),
+           (_TRAIN_UPDATE, "        grads = tape.gradient(loss, [w, b])\n"
+                           "        optimizer.apply_gradients(zip(grads, [w, b]))\n")),
     Variant("train_linear_regression", "a Dense model trained with model.fit (one batch per epoch)", False, '''
 def train_linear_regression(x, y, learning_rate, epochs):
     x = np.asarray(x, dtype=np.float64)
@@ -858,17 +658,13 @@ def train_linear_regression(x, y, learning_rate, epochs):
     return (tf.constant(kernel[:, 0], tf.float64), tf.constant(bias[0], tf.float64),
             np.array(history.history.get("loss", []), dtype=np.float64))
 '''),
-    Variant("train_linear_regression", "updates w, then takes b's gradient at the new w", False,
-            _TRAIN_START + '''
-    for _ in range(epochs):
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(tf.square(tf.linalg.matvec(x, w) + b - y))
+    change("train_linear_regression", "updates w, then takes b's gradient at the new w", False, _TRAIN,
+           (_TRAIN_UPDATE, '''\
         w.assign_sub(learning_rate * tape.gradient(loss, w))
         with tf.GradientTape() as tape:
             loss_after = tf.reduce_mean(tf.square(tf.linalg.matvec(x, w) + b - y))
         b.assign_sub(learning_rate * tape.gradient(loss_after, b))
-        losses.append(float(loss))
-''' + _TRAIN_END),
+''')),
     Variant("train_linear_regression", "mini-batches of 32 instead of one full-batch update per epoch", False,
             _TRAIN_START + '''
     for _ in range(epochs):
@@ -880,48 +676,20 @@ def train_linear_regression(x, y, learning_rate, epochs):
             w.assign_sub(learning_rate * grad_w)
             b.assign_sub(learning_rate * grad_b)
 ''' + _TRAIN_END),
-    Variant("train_linear_regression", "the sum of squares (gradient n times too large)" + VISIBLE, False,
-            _TRAIN_START + '''
-    for _ in range(epochs):
-        with tf.GradientTape() as tape:
-            total = tf.reduce_sum(tf.square(tf.linalg.matvec(x, w) + b - y))
-        grad_w, grad_b = tape.gradient(total, [w, b])
-        w.assign_sub(learning_rate * grad_w)
-        b.assign_sub(learning_rate * grad_b)
-        losses.append(float(total) / x.shape[0])
-''' + _TRAIN_END),
-    Variant("train_linear_regression", "records the loss after the update" + VISIBLE, False, _TRAIN_START + '''
-    for _ in range(epochs):
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(tf.square(tf.linalg.matvec(x, w) + b - y))
-        grad_w, grad_b = tape.gradient(loss, [w, b])
-        w.assign_sub(learning_rate * grad_w)
-        b.assign_sub(learning_rate * grad_b)
-        losses.append(float(tf.reduce_mean(tf.square(tf.linalg.matvec(x, w) + b - y))))
-''' + _TRAIN_END),
-    Variant("train_linear_regression", "w of shape (d, 1): (n, 1) - (n,) broadcasts to (n, n)" + VISIBLE, False, '''
-def train_linear_regression(x, y, learning_rate, epochs):
-    x = tf.cast(x, tf.float64)
-    y = tf.cast(y, tf.float64)
-    w = tf.Variable(tf.zeros((x.shape[1], 1), dtype=tf.float64))
-    b = tf.Variable(tf.constant(0.0, dtype=tf.float64))
-    losses = []
-    for _ in range(epochs):
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(tf.square(tf.matmul(x, w) + b - y))
-        grad_w, grad_b = tape.gradient(loss, [w, b])
-        w.assign_sub(learning_rate * grad_w)
-        b.assign_sub(learning_rate * grad_b)
-        losses.append(float(loss))
-    return tf.reshape(w, [-1]), tf.convert_to_tensor(b), np.array(losses)
-'''),
-    Variant("train_linear_regression", "forgets to update the bias" + VISIBLE, False, _TRAIN_START + '''
-    for _ in range(epochs):
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(tf.square(tf.linalg.matvec(x, w) + b - y))
-        w.assign_sub(learning_rate * tape.gradient(loss, w))
-        losses.append(float(loss))
-''' + _TRAIN_END),
+    change("train_linear_regression", "the sum of squares (gradient n times too large)" + VISIBLE, False, _TRAIN,
+           ("loss = tf.reduce_mean(", "total = tf.reduce_sum("), ("tape.gradient(loss,", "tape.gradient(total,"),
+           ("float(loss)", "float(total) / x.shape[0]")),
+    change("train_linear_regression", "records the loss after the update" + VISIBLE, False, _TRAIN,
+           ("losses.append(float(loss))",
+            "losses.append(float(tf.reduce_mean(tf.square(tf.linalg.matvec(x, w) + b - y))))")),
+    change("train_linear_regression", "w of shape (d, 1): (n, 1) - (n,) broadcasts to (n, n)" + VISIBLE, False,
+           _TRAIN, *_NO_BLANK_LINES,
+           ("tf.zeros(x.shape[1], dtype=tf.float64)", "tf.zeros((x.shape[1], 1), dtype=tf.float64)"),
+           ("tf.linalg.matvec(x, w)", "tf.matmul(x, w)"),
+           ("tf.convert_to_tensor(w)", "tf.reshape(w, [-1])"),
+           ("np.array(losses, dtype=np.float64)", "np.array(losses)")),
+    change("train_linear_regression", "forgets to update the bias" + VISIBLE, False, _TRAIN,
+           (_TRAIN_UPDATE, "        w.assign_sub(learning_rate * tape.gradient(loss, w))\n")),
     Variant("train_linear_regression", "correct: a float64 Dense layer (zero init) and a manual update", True, '''
 def train_linear_regression(x, y, learning_rate, epochs):
     x = tf.cast(x, tf.float64)
