@@ -15,6 +15,7 @@ from typing import Any, Callable
 import numpy as np
 
 import dlcourse  # noqa: F401  (quiet TensorFlow before it is imported)
+import keras
 import tensorflow as tf
 
 from dlcourse.testing import as_array, assert_close, assert_dtype, assert_shape, assert_tensor_like
@@ -26,22 +27,41 @@ GRAD32_TOL = {"rtol": 1e-3, "atol": 1e-5}
 GRAD64_TOL = {"rtol": 1e-6, "atol": 1e-8}
 
 
-def assert_tensor(value: Any, shape: tuple[int, ...], dtype: str | None, what: str) -> None:
-    """Type → shape → dtype of one returned tensor."""
+#: What a contract's "tensor", "NumPy array" and "tensor or NumPy array" admit.
+KINDS = ("tensor", "array", "any")
+
+
+def assert_kind(value: Any, kind: str, what: str) -> None:
+    """A contract that says "tensor" wants a TensorFlow tensor or a Keras/TF variable, not a NumPy
+    array (it cannot be traced, differentiated or placed on a GPU); one that says "NumPy array"
+    wants exactly that; "any" admits both."""
     assert_tensor_like(value, what)
+    is_tensor = tf.is_tensor(value) or isinstance(value, (tf.Variable, keras.Variable))
+    if kind == "tensor" and not is_tensor:
+        raise AssertionError(f"{what}: expected a TensorFlow tensor, got {type(value).__name__} (use keras.ops, "
+                             "and do not convert the result to NumPy)")
+    if kind == "array" and not isinstance(value, np.ndarray):
+        raise AssertionError(f"{what}: expected a NumPy array, got {type(value).__name__} (convert with "
+                             "np.asarray(...))")
+
+
+def assert_tensor(value: Any, shape: tuple[int, ...], dtype: str | None, what: str, kind: str = "tensor") -> None:
+    """Type (see :func:`assert_kind`) → shape → dtype of one returned value."""
+    assert_kind(value, kind, what)
     assert_shape(value, shape, what)
     if dtype is not None:
         assert_dtype(value, dtype, what)
 
 
 def assert_result(result: Any, expected: Any, what: str, *, dtype: str | None = None,
-                  rtol: float | None = None, atol: float | None = None) -> None:
+                  rtol: float | None = None, atol: float | None = None, kind: str = "tensor") -> None:
     """Type → shape → dtype → values. ``expected`` is a float64 reference.
 
-    With ``dtype`` given the result must have it; tolerances default to the dtype's.
+    The result must be of ``kind`` (a tensor unless the contract says otherwise); with ``dtype``
+    given it must have it; tolerances default to the dtype's.
     """
     expected = np.asarray(expected, dtype=np.float64)
-    assert_tensor(result, expected.shape, dtype, what)
+    assert_tensor(result, expected.shape, dtype, what, kind)
     tol = FLOAT64_TOL if dtype == "float64" else FLOAT32_TOL
     assert_close(result, expected, what, rtol=tol["rtol"] if rtol is None else rtol,
                  atol=tol["atol"] if atol is None else atol)

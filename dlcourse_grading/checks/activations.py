@@ -121,6 +121,10 @@ def check_collapse_dense_layers(collapse_dense_layers):
             out = call(merged, x, what=f"merged(x) for {case}")
             expected = (to64(x) @ W1 + b1) @ W2 + b2
             assert_result(out, expected, f"merged(x) on a batch of {batch} for {case}", rtol=1e-4, atol=1e-4)
+    _check_collapse_refuses_nonlinear(collapse_dense_layers, rng)
+
+
+def _check_collapse_refuses_nonlinear(collapse_dense_layers, rng):
     for where, acts in (("first", ("relu", None)), ("second", ("linear", "tanh")), ("both", ("sigmoid", "relu"))):
         first, second = _dense(rng, 3, 4, acts[0]), _dense(rng, 2, 3, acts[1])
         bad = acts[0] if where != "second" else acts[1]
@@ -138,27 +142,35 @@ def _softsign(z):
 _NP_ACTIVATIONS = {"relu": lambda z: np.maximum(z, 0), "tanh": np.tanh, "softsign": lambda z: z / (1 + np.abs(z))}
 
 
+MLP_FORWARD_CASES = (  # layer sizes, activation (None: the default), batch
+    ([3, 5, 2], None, 4), ([4, 1], None, 1), ([2, 6, 6, 3], "tanh", 5), ([5, 4, 3, 4, 2], "softsign", 3),
+    ([3, 7, 2], "relu", 1))
+
+
+def _mlp_forward_case(rng, sizes, act_name, batch):
+    """(params, x, keyword arguments, the float64 reference output)."""
+    params = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        W = rng.normal(size=(n_in, n_out)) / math.sqrt(n_in)
+        b = rng.normal(size=(n_out,)) * 0.5
+        params.append((tf.constant(W, tf.float32), tf.constant(b, tf.float32)))
+    x = random_tensor(rng, (batch, sizes[0]), "float32", scale=1.5)
+    kwargs = {}
+    if act_name is not None:
+        kwargs["activation"] = {"relu": ops.relu, "tanh": ops.tanh, "softsign": _softsign}[act_name]
+    a = to64(x)
+    for index, (W, b) in enumerate(params):
+        a = a @ to64(W) + to64(b)
+        if index < len(params) - 1:
+            a = _NP_ACTIVATIONS[act_name or "relu"](a)
+    return params, x, kwargs, a
+
+
 @checked
 def check_mlp_forward(mlp_forward):
     rng = case_rng("mlp_forward")
-    cases = (([3, 5, 2], None, 4), ([4, 1], None, 1), ([2, 6, 6, 3], "tanh", 5),
-             ([5, 4, 3, 4, 2], "softsign", 3), ([3, 7, 2], "relu", 1))
-    for sizes, act_name, batch in cases:
-        params = []
-        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-            W = rng.normal(size=(n_in, n_out)) / math.sqrt(n_in)
-            b = rng.normal(size=(n_out,)) * 0.5
-            params.append((tf.constant(W, tf.float32), tf.constant(b, tf.float32)))
-        x = random_tensor(rng, (batch, sizes[0]), "float32", scale=1.5)
-        kwargs = {}
-        if act_name is not None:
-            kwargs["activation"] = {"relu": ops.relu, "tanh": ops.tanh, "softsign": _softsign}[act_name]
-        np_act = _NP_ACTIVATIONS[act_name or "relu"]
-        a = to64(x)
-        for index, (W, b) in enumerate(params):
-            a = a @ to64(W) + to64(b)
-            if index < len(params) - 1:
-                a = np_act(a)
+    for sizes, act_name, batch in MLP_FORWARD_CASES:
+        params, x, kwargs, a = _mlp_forward_case(rng, sizes, act_name, batch)
         net = f"a {len(sizes) - 1}-layer net {sizes}"
         act = "the default activation" if act_name is None else f"activation={act_name}"
         what = f"mlp_forward for {net} with {act} on a batch of {batch}"
@@ -168,7 +180,11 @@ def check_mlp_forward(mlp_forward):
         if len(sizes) == 4:
             assert_traceable(lambda t: mlp_forward(t, params, **kwargs),
                              (tf.TensorSpec((2, sizes[0]), tf.float32),), "mlp_forward")
-    # Parameters as Keras variables (as they come from a model) work too.
+    _check_mlp_forward_on_keras_weights(mlp_forward, rng)
+
+
+def _check_mlp_forward_on_keras_weights(mlp_forward, rng):
+    """Parameters as Keras variables (as they come from a model) work too."""
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(6, activation="relu"),
                               keras.layers.Dense(5, activation="relu"), keras.layers.Dense(3)])
     model.set_weights([rng.normal(size=w.shape).astype("float32") * 0.7 for w in model.get_weights()])
@@ -272,9 +288,8 @@ def _relu_layer(kernel, bias):
     return layer
 
 
-@checked
-def check_count_dead_units(count_dead_units):
-    rng = case_rng("count_dead_units")
+def _dead_unit_cases(rng):
+    """(what the case is for, kernel, bias, inputs): units dead and alive by every route."""
     n, d, units = 40, 5, 12
     x = rng.normal(size=(n, d))
     kernel = rng.normal(size=(d, units))
@@ -296,7 +311,12 @@ def check_count_dead_units(count_dead_units):
     b3 = np.zeros(8)
     k3[:, 5] = np.abs(k3[:, 5])
     cases.append(("a layer fed negative inputs", k3, b3, x3))
-    for kind, k, b, inputs in cases:
+    return cases
+
+
+@checked
+def check_count_dead_units(count_dead_units):
+    for kind, k, b, inputs in _dead_unit_cases(case_rng("count_dead_units")):
         layer = _relu_layer(k, b)
         inputs = tf.constant(inputs, tf.float32)
         expected = int(np.sum(np.max(np.asarray(layer(inputs)), axis=0) <= 0))
@@ -320,7 +340,11 @@ def check_relu_family(relu, leaky_relu, elu, maxout):
     assert_no_ops(lambda t: elu(t, 0.5), SPEC, "elu", builtins("Elu", "Selu"))
     assert_traceable(lambda t: maxout(t, 2), SPEC, "maxout")
     rng = case_rng("relu_family")
+    _check_relu_family_values(relu, leaky_relu, elu, rng)
+    _check_maxout(maxout, rng)
 
+
+def _check_relu_family_values(relu, leaky_relu, elu, rng):
     _elementwise_values(relu, "relu", lambda x: np.maximum(x, 0), rng)
     _elementwise_gradients(relu, "relu", lambda x: (x > 0).astype(float), rng)
 
@@ -339,6 +363,8 @@ def check_relu_family(relu, leaky_relu, elu, maxout):
         _elementwise_gradients(elu, "elu", lambda x: np.where(x > 0, 1.0, alpha * np.exp(np.minimum(x, 0))),
                                rng, alpha=alpha)
 
+
+def _check_maxout(maxout, rng):
     for shape, pieces, dtype in (((2, 6), 2, "float32"), ((3, 6), 3, "float32"), ((1, 8), 4, "float32"),
                                  ((2, 3, 8), 2, "float32"), ((4, 5), 1, "float32"), ((2, 6), 6, "float32"),
                                  ((6,), 3, "float32"), ((3, 2, 9), 3, "float64")):
@@ -566,6 +592,13 @@ def check_softmax(softmax_fn):
             p = call(softmax_fn, z, what=what, temperature=temperature, axis=axis)
             assert_result(p, softmax(to64(z) / temperature, axis), what, dtype=z.dtype.name,
                           **_large_tol(z.dtype.name, 2e-3))
+    _check_softmax_gradients(softmax_fn, rng)
+    for temperature in (0.0, -1.5):
+        assert_raises(ValueError, softmax_fn, random_tensor(rng, (2, 3)), temperature=temperature,
+                      what=f"softmax(logits, temperature={temperature})")
+
+
+def _check_softmax_gradients(softmax_fn, rng):
     for z, temperature, axis in ((random_tensor(rng, (4, 6)), 0.7, -1), (large_logits("float32"), 1.0, -1),
                                  (random_tensor(rng, (5, 3), "float64"), 1.5, 0)):
         w = rng.normal(size=z.shape)
@@ -575,9 +608,6 @@ def check_softmax(softmax_fn):
                         f"softmax(logits, temperature={temperature}, axis={axis}) on {describe(z)}"
                         f"{LARGE_LOGITS if large else ''}",
                         upstream=w, **(_large_tol(z.dtype.name, 2e-3) if large else {}))
-    for temperature in (0.0, -1.5):
-        assert_raises(ValueError, softmax_fn, random_tensor(rng, (2, 3)), temperature=temperature,
-                      what=f"softmax(logits, temperature={temperature})")
 
 
 @checked

@@ -302,7 +302,8 @@ def check_numerical_gradient(numerical_gradient):
                                  "differences need f(x + h e_i) and f(x - h e_i) for every entry i")
         expected = central_differences(f, x, 1e-5 if h is None else h)
         # The same arithmetic as the reference differs only by the order of two subtractions.
-        assert_result(grad, expected, what, rtol=1e-8, atol=1e-10 * max(1.0, float(np.abs(expected).max())))
+        assert_result(grad, expected, what, dtype="float64", kind="array",
+                      rtol=1e-8, atol=1e-10 * max(1.0, float(np.abs(expected).max())))
 
 
 # --------------------------------------------------------------------------- exercise 5: gradient check

@@ -326,6 +326,8 @@ _NO_RESTORE = (  # steps x[index] by +h and -2h and never puts the entry back
 )
 
 NUMGRAD = [
+    change("numerical_gradient", "returns a tensor where the contract asks for a NumPy array", False, _NUMGRAD,
+           ("    return grad\n", "    return tf.constant(grad)\n")),
     change("numerical_gradient", "forward difference (f(x + h) - f(x)) / h", False, _NUMGRAD,
            ("    grad = np.zeros_like(x)\n", "    grad = np.zeros_like(x)\n    f_x = float(f(x))\n"),
            ("        f_plus = float(f(x))\n        x[index] = keep - h\n        f_minus = float(f(x))\n"

@@ -137,6 +137,8 @@ def gradient_descent(f, start, learning_rate, steps):
 _GD_UPDATE = "        point.assign_sub(learning_rate * tape.gradient(value, point))\n"
 
 GRADIENT_DESCENT = [
+    change("gradient_descent", "returns a NumPy array where the contract asks for a tensor", False, _GD_TAPE_STACK,
+           ("    return tf.stack(points)", "    return np.stack([p.numpy() for p in points])")),
     Variant("gradient_descent", "numerical gradients (numerical_gradient from exercise 1) instead of a tape",
             False, '''
 def gradient_descent(f, start, learning_rate, steps):
@@ -503,6 +505,9 @@ def standardize(x, mean=None, std=None):
 _NO_CONSTANT_COLUMN_RULE = ("        std = ops.where(std == 0, ops.ones_like(std), std)\n", "")
 
 STANDARDIZE = [
+    change("standardize", "returns NumPy arrays where the contract asks for tensors", False, _STANDARDIZE,
+           ("    return (x - mean) / std, mean, std",
+            "    return tuple(ops.convert_to_numpy(v) for v in ((x - mean) / std, mean, std))")),
     change("standardize", "sample standard deviation (divides by n - 1)", False, _STANDARDIZE,
            ("        mean = ops.mean", "        n = x.shape[0]\n        mean = ops.mean"),
            ("ops.std(x, axis=0)", "ops.sqrt(ops.sum(ops.square(x - mean), axis=0) / max(n - 1, 1))")),
