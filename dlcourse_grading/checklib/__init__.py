@@ -30,7 +30,7 @@ from dlcourse_grading.checklib.inputs import (
 )
 from dlcourse_grading.checklib.policy import (
     APPLY_OPS, AUTODIFF, FIT, OPTIMIZERS, TAPE_GRADIENTS, assert_no_ops, assert_traceable, blocked, builtins,
-    counting_calls, graph_ops, no_autodiff, no_new_variables, no_optimizers,
+    counting_calls, graph_ops, no_autodiff, no_new_variables, no_optimizers, uses_a_tape,
 )
 from dlcourse_grading.checklib.types import (
     assert_python_bool, assert_python_float, assert_python_int, assert_python_str, unpack,

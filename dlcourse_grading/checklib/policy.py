@@ -205,6 +205,16 @@ def counting_calls(*targets: Target):
 
 
 @contextlib.contextmanager
+def uses_a_tape(what: str, needed: bool, advice: str):
+    """Fail (when ``needed``: a run with any step at all) if code in the block never asks a
+    tf.GradientTape for a gradient, i.e. it computed the gradients some other way."""
+    with counting_calls(*TAPE_GRADIENTS) as tapes:
+        yield
+    if needed and not tapes.count:
+        raise AssertionError(f"{what}: never asked a tf.GradientTape for a gradient; {advice}")
+
+
+@contextlib.contextmanager
 def no_new_variables(what: str, advice: str):
     """Fail if code in the block creates any variable (a Keras layer, model or tf.Variable)."""
     created: list[str] = []

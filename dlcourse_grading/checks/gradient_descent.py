@@ -29,7 +29,7 @@ from dlcourse_grading.checklib import (
     call,
     case_rng,
     checked,
-    counting_calls,
+    uses_a_tape,
     describe,
     first_bad_row,
     no_new_variables,
@@ -220,12 +220,9 @@ def _describe_start(start) -> str:
 
 def _run_gradient_descent(gradient_descent, fn, start, learning_rate, steps, what):
     """The student's run with optimizers blocked; every gradient must come from a tape."""
-    with no_optimizers(what), counting_calls(*TAPE_GRADIENTS) as tapes:
-        path = call(gradient_descent, _float64_input(fn), start, learning_rate, steps, what=what)
-    if steps and not tapes.count:
-        raise AssertionError(f"{what}: never asked a tf.GradientTape for a gradient; get every gradient from "
-                             "the tape (not by hand, not numerically)")
-    return path
+    with no_optimizers(what), uses_a_tape(what, steps > 0, "get every gradient from the tape (not by hand, "
+                                                            "not numerically)"):
+        return call(gradient_descent, _float64_input(fn), start, learning_rate, steps, what=what)
 
 
 @checked
@@ -739,12 +736,8 @@ def _check_regression_result(result, x64, epochs, what):
 
 def _train(train_linear_regression, x, y, learning_rate, epochs, what):
     with no_optimizers(what), blocked(FIT, f"{what} calls model.fit: write the training loop yourself"), \
-            counting_calls(*TAPE_GRADIENTS) as tapes:
-        result = call(train_linear_regression, x, y, learning_rate, epochs, what=what)
-    if epochs and not tapes.count:
-        raise AssertionError(f"{what}: never asked a tf.GradientTape for a gradient; get dL/dw and dL/db from "
-                             "the tape, not from a hand-written formula")
-    return result
+            uses_a_tape(what, epochs > 0, "get dL/dw and dL/db from the tape, not from a hand-written formula"):
+        return call(train_linear_regression, x, y, learning_rate, epochs, what=what)
 
 
 @checked
