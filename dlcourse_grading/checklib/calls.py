@@ -33,7 +33,7 @@ def describe(value: Any) -> str:
     return f"a {dtype} tensor of shape {shape}"
 
 
-def signature(name: str, *args: str, **kwargs: Any) -> str:
+def signature(name: str, /, *args: str, **kwargs: Any) -> str:
     """``name(a, b, h=0.1)``: positional arguments by label, keyword arguments with their values."""
     parts = list(args) + [f"{k}={v}" for k, v in kwargs.items()]
     return f"{name}({', '.join(parts)})"
