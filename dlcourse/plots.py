@@ -300,3 +300,44 @@ def draw_graph(nodes: Mapping[str, tuple[float, float]], edges: Sequence[tuple[s
     if title:
         ax.set_title(title)
     return ax
+
+
+def decision_boundary(predict: Callable[[np.ndarray], object], x, y, *, ax: plt.Axes | None = None,
+                      title: str | None = None, n: int = 100, margin: float = 0.5,
+                      xlim: tuple[float, float] | None = None,
+                      ylim: tuple[float, float] | None = None) -> plt.Axes:
+    """A 2-D binary classifier drawn over its data: the probability of class 1 as filled
+    contours, the 0.5 line (the decision boundary) in black, and the points.
+
+    ``predict`` maps a ``(m, 2)`` float32 array of points to their ``m`` probabilities of class 1
+    (any shape with ``m`` entries, NumPy array or tensor), e.g.
+    ``lambda g: keras.ops.sigmoid(model(g))`` for a model that outputs logits. ``x`` has shape
+    ``(n, 2)``, ``y`` holds the ``n`` labels 0 and 1 (class 0 blue circles, class 1 red squares).
+    The region shown is the points' bounding box widened by ``margin`` unless ``xlim``/``ylim``
+    are given; ``n`` is the grid resolution per axis.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4, 3.5))
+    x, y = np.asarray(x, dtype=float), _np(y)
+    xlim = xlim or (x[:, 0].min() - margin, x[:, 0].max() + margin)
+    ylim = ylim or (x[:, 1].min() - margin, x[:, 1].max() + margin)
+    gx, gy = np.meshgrid(np.linspace(*xlim, n), np.linspace(*ylim, n))
+    grid = np.stack([gx.ravel(), gy.ravel()], axis=1).astype("float32")
+    p = _np(predict(grid)).reshape(gx.shape)
+    ax.contourf(gx, gy, p, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.55)
+    if p.min() < 0.5 < p.max():   # a classifier that never crosses 0.5 has no boundary to draw
+        ax.contour(gx, gy, p, levels=[0.5], colors="black", linewidths=1.4)
+    for label, colour, marker in [(0, "C0", "o"), (1, "C3", "s")]:
+        keep = y == label
+        ax.scatter(x[keep, 0], x[keep, 1], s=20, color=colour, marker=marker, edgecolors="black",
+                   linewidths=0.5, zorder=3)
+    ax.set_xlim(*xlim)
+    ax.set_ylim(*ylim)
+    ax.set_aspect("equal")
+    ax.grid(False)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+__all__ += ["decision_boundary"]
