@@ -88,10 +88,12 @@ def expected_points(chapter: Chapter) -> dict[str, dict[str, float]]:
     }
 
 
-def write_class(chapter: Chapter, course_root: Path) -> list[Path]:
-    """Write every example submission to course_root/submitted/STUDENT/ASSIGNMENT/."""
+def write_class(chapter: Chapter, course_root: Path, students: tuple[str, ...] = STUDENTS) -> list[Path]:
+    """Write the example submissions of `students` to course_root/submitted/STUDENT/ASSIGNMENT/."""
     paths = []
     for student, nb in submissions(chapter).items():
+        if student not in students:
+            continue
         folder = Path(course_root) / "submitted" / student / chapter.id
         if folder.exists():
             shutil.rmtree(folder)

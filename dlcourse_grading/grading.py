@@ -87,10 +87,13 @@ def score_table(root: Path, chapters: list[Chapter], db_url: str | None = None) 
     return table
 
 
-def expected_table(chapters: list[Chapter]) -> pd.DataFrame:
+def expected_table(chapters: list[Chapter], students: dict[str, tuple[str, ...]] | None = None) -> pd.DataFrame:
+    """What score_table must read back for the example class (`students` as for run_example_class)."""
     rows = {}
     for ch in chapters:
         for student, cells in example_class.expected_points(ch).items():
+            if students and student not in students[ch.id]:
+                continue
             for cell, points in cells.items():
                 rows.setdefault(student, {})[(ch.id, cell)] = points
     table = pd.DataFrame.from_dict(rows, orient="index").sort_index()
@@ -98,11 +101,13 @@ def expected_table(chapters: list[Chapter]) -> pd.DataFrame:
     return table
 
 
-def run_example_class(root: Path, chapters: list[Chapter], log: Path | None = None) -> pd.DataFrame:
-    """Build the example class under `root`, grade it, and return its score table."""
+def run_example_class(root: Path, chapters: list[Chapter], log: Path | None = None,
+                      students: dict[str, tuple[str, ...]] | None = None) -> pd.DataFrame:
+    """Build the example class under `root` (`students`: who submits each assignment, by default
+    every example student), grade it, and return its score table."""
     prepare_course(root, chapters, log=log, db_url=sqlite_url(root))
     for ch in chapters:
-        example_class.write_class(ch, root)
+        example_class.write_class(ch, root, *([students[ch.id]] if students else []))
     grade_class(root, chapters, log=log)
     return score_table(root, chapters, db_url=sqlite_url(root))
 

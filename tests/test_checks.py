@@ -128,3 +128,59 @@ def test_prelu_fit_tolerance_leaves_the_reference_a_wide_margin():
     error = act.prelu_fit_error(_reference_namespace("activations")["PReLU"])
     print(f"reference PReLU slope error after the fit: {error:.2e} (tolerance {act.PRELU_FIT_TOLERANCE})")
     assert error <= act.PRELU_FIT_TOLERANCE / 5
+
+
+def test_dropout_and_noise_fit_bounds_leave_the_reference_a_wide_margin():
+    from dlcourse_grading.checks import regularization as reg
+
+    ns = _reference_namespace("regularization")
+    dropout, dropout_eval = reg.dropout_fit_losses(ns["InvertedDropout"])
+    noise, noise_eval = reg.noise_fit_losses(ns["GaussianNoise"])
+    print(f"dropout: fit loss {dropout:.2e} in {reg.DROPOUT_FIT_LOSS}, evaluate {dropout_eval:.1e}; "
+          f"noise: fit loss {noise:.4f} in {reg.NOISE_FIT_LOSS}, evaluate {noise_eval:.1e}")
+    low, high = reg.DROPOUT_FIT_LOSS
+    assert 2 * low <= dropout <= high / 2 and dropout_eval < 1e-10 / 100
+    low, high = reg.NOISE_FIT_LOSS
+    assert low + (high - low) / 4 <= noise <= high - (high - low) / 4 and noise_eval == 0.0
+
+
+# --------------------------------------------------------------------------- chapter 5 references are Keras'
+
+def test_penalty_reference_is_keras_regularizers():
+    """The float64 penalty formula is what keras.regularizers.L1L2 computes: exactly (up to the sum's
+    rounding) once its factors are rounded to float32 as Keras stores them; that rounding (at most
+    2**-24 relative) lies within the checks' float64 tolerance."""
+    from dlcourse_grading.checklib import case_rng
+    from dlcourse_grading.checks import regularization as reg
+
+    for x, _ in reg._kernels(case_rng("penalty reference")):
+        rtol = 1e-12 if x.dtype.name == "float64" else 1e-6
+        for l1, l2 in ((0.01, 0.0), (0.0, 0.25), (0.1, 0.3)):
+            want = float(keras.regularizers.L1L2(l1=l1, l2=l2)(x))
+            as_keras = reg.penalty(x, float(np.float32(l1)), float(np.float32(l2)))
+            assert abs(as_keras - want) <= rtol * abs(want) + 1e-12, (x.dtype, l1, l2)
+    assert 2.0 ** -24 < reg.PENALTY64_TOL["rtol"]
+
+
+def test_early_stopping_reference_is_keras_where_keras_defines_it():
+    """The plain-Python contract ends every scripted run where keras.callbacks.EarlyStopping does,
+    on the runs Keras defines the same way: no NaN (Keras takes a NaN first value as the best), no
+    missing value (Keras warns), an explicit mode for accuracies (Keras infers it from compiled
+    metrics), stopped_epoch None for Keras' 0."""
+    import math
+
+    from dlcourse_grading.checks import regularization as reg
+
+    compared = 0
+    for kwargs, values, _ in reg.EARLY_STOPPING_CASES:
+        if any(v is None or math.isnan(v) for v in values):
+            continue
+        for restore in (False, True):
+            options = {**kwargs, "restore_best_weights": restore}
+            monitor = options.get("monitor", "val_loss")
+            keras_options = {**options, "mode": options.get("mode", "max" if "acc" in monitor else "min")}
+            got = reg.scripted_run(keras.callbacks.EarlyStopping(**keras_options), values, monitor)
+            got["stopped_epoch"] = got["stopped_epoch"] or None
+            assert got == reg.early_stopping_run(values, **options), (options, values)
+            compared += 1
+    assert compared >= 16

@@ -143,10 +143,12 @@ def test_robust_execute_keeps_what_ran_before_the_kernel_died_and_marks_the_rest
 
 
 def test_robust_execute_stops_at_the_notebook_time_limit():
-    nb = _execute([new_code_cell("import time\ntime.sleep(2.5)"), new_code_cell("time.sleep(2.5)"),
-                   _cell("code", "t", "print('late')", grade=True, points=1)], timeout=30, notebook_timeout=4)
+    # a loaded machine can take a few seconds to start the kernel: the first cell has 4 s of slack
+    nb = _execute([new_code_cell("import time\ntime.sleep(1.0)"), new_code_cell("time.sleep(10)"),
+                   _cell("code", "t", "print('late')", grade=True, points=1)], timeout=30, notebook_timeout=5)
     assert _errors(nb.cells[0]) == []
     # The deadline counts from the kernel's start: the second sleep is cut, or never starts.
-    assert _errors(nb.cells[1]) in (["KeyboardInterrupt"], ["CellTimeoutError"], ["NotebookTimeout"])
+    cut = _errors(nb.cells[1])  # interrupted, timed out, or both (the interrupt's output, then the timeout)
+    assert cut and set(cut) <= {"KeyboardInterrupt", "CellTimeoutError", "NotebookTimeout"}, cut
     assert _errors(nb.cells[2]) in (["NotebookTimeout"], ["NotRun"])
     assert not any(o.get("text") == "late\n" for o in nb.cells[2].outputs)
