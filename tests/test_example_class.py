@@ -93,6 +93,7 @@ def test_instructor_report(graded_class, tmp_path):
     from dlcourse_grading.report import build_report
 
     root, table = graded_class
+    manual = {c["assignment"]: c["manual_points"] for c in build_manifest()["chapters"]}
     late = root / "submitted" / "zoe_late" / CHAPTERS[0].id
     late.mkdir(parents=True)
     (late / f"{CHAPTERS[0].id}.ipynb").write_text(CHAPTERS[0].release.read_text())
@@ -105,7 +106,8 @@ def test_instructor_report(graded_class, tmp_path):
             assert grades[f"{ch.id}:{cell}"][graded.isna()].isna().all()
         # The total is exactly its test cells plus its written answers (ungraded ones count zero).
         parts = [c for c in grades.columns if c.startswith(f"{ch.id}:") and c != f"{ch.id}:total"]
-        assert set(parts) > {f"{ch.id}:{c}" for c in table[ch.id].columns}
+        tests = {f"{ch.id}:{c}" for c in table[ch.id].columns}
+        assert set(parts) >= tests and (set(parts) > tests) == (manual[ch.id] > 0)  # written answers too
         total, submitted = grades[f"{ch.id}:total"], grades[parts].notna().any(axis=1)
         assert (total == grades[parts].fillna(0).sum(axis=1))[submitted].all()
         assert total[~submitted].isna().all()  # no submission: no total, not a zero
