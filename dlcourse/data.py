@@ -12,7 +12,7 @@ import numpy as np
 from dlcourse.chapters import SEED
 
 __all__ = ["wavy", "toy_function_1d", "linear_1d", "positive_and_centred", "toy_regression",
-           "two_blobs", "mixed_scale_regression"]
+           "two_blobs", "mixed_scale_regression", "digits", "digits_order", "DIGITS_VISIBLE", "DIGITS_TRAIN"]
 
 
 def wavy(x: np.ndarray) -> np.ndarray:
@@ -108,3 +108,27 @@ def mixed_scale_regression(n: int = 256, noise: float = 0.5,
     x = mean + std * rng.standard_normal((n, 3))
     y = x @ np.array([0.05, 0.6, -0.03]) + 1.0 + noise * rng.standard_normal(n)
     return x.astype("float32"), y[:, None].astype("float32")
+
+
+#: How many of scikit-learn's 1,797 digits the notebooks see (train + validation); the rest are
+#: instructor-only (chapter 6's held-out set is made from them).
+DIGITS_VISIBLE = 1500
+DIGITS_TRAIN = 1200
+
+
+def digits_order(seed: int = SEED) -> np.ndarray:
+    """The fixed shuffle of scikit-learn's digits that every split below is cut from."""
+    return np.random.default_rng(seed).permutation(1797)
+
+
+def digits() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """scikit-learn's 8x8 digits (shipped with the package, no download), as ``(x_train, y_train),
+    (x_val, y_val)``: 1,200 and 300 images of 64 raw pixel values in 0..16 (float32) with integer
+    labels 0..9 (int64). The remaining 297 are not handed out."""
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    order = digits_order()
+    x, y = data.data.astype("float32")[order], data.target.astype("int64")[order]
+    return ((x[:DIGITS_TRAIN], y[:DIGITS_TRAIN]),
+            (x[DIGITS_TRAIN:DIGITS_VISIBLE], y[DIGITS_TRAIN:DIGITS_VISIBLE]))

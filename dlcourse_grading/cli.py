@@ -2,7 +2,7 @@
 
     course release                      regenerate release/ from source/ with nbgrader
     course example-class                the README's main job (release, grade the example class, report)
-    course grade NOTEBOOK ASSIGNMENT    grade one notebook, print JSON per test cell
+    course grade NOTEBOOK ASSIGNMENT    grade one notebook, print a table per test cell (--json: JSON)
     course grade-class [ASSIGNMENT...]  grade submitted/ in parallel (nbgrader's gradebook, autograded/, feedback/)
     course manifest [--check]           print the exercise manifest (or check manifest.json)
     course report [--root DIR]          instructor report (HTML) and a grades file per exercise
@@ -56,11 +56,31 @@ def cmd_grade(args) -> int:
 
     results = grade_notebook(Path(args.notebook).resolve(), args.assignment, student=args.student,
                              cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout)
-    json.dump({"assignment": args.assignment, "notebook": str(args.notebook),
-               "points": sum(r.points for r in results), "max_points": sum(r.max_points for r in results),
-               "cells": [r.to_dict() for r in results]}, sys.stdout, indent=2)
-    print()
+    points, max_points = sum(r.points for r in results), sum(r.max_points for r in results)
+    if args.json:  # interface 2, for scripts
+        json.dump({"assignment": args.assignment, "notebook": str(args.notebook), "points": points,
+                   "max_points": max_points, "cells": [r.to_dict() for r in results]}, sys.stdout, indent=2)
+        print()
+    else:
+        print(grade_table(results, f"{args.notebook} ({args.assignment}): {points:g} of {max_points:g} points"))
     return 0
+
+
+def grade_table(results, title: str, width: int = 100) -> str:
+    """One row per test cell: the test, its points, its status and the first line of its message."""
+    import textwrap
+
+    rows = [(r.grade_id, f"{r.points:g}/{r.max_points:g}", r.status, (r.message.splitlines() or [""])[0])
+            for r in results]
+    widths = [max([len(h)] + [len(row[i]) for row in rows]) for i, h in enumerate(("test cell", "points", "status"))]
+    lines = [title, "", "  ".join(h.ljust(w) for h, w in zip(("test cell", "points", "status"), widths)) + "  message"]
+    indent = sum(widths) + 6
+    for row in rows:
+        head = "  ".join(value.ljust(w) for value, w in zip(row, widths))
+        message = textwrap.wrap(row[3], max(width - indent, 30)) or [""]
+        lines.append(f"{head}  {message[0]}")
+        lines += [" " * indent + more for more in message[1:]]
+    return "\n".join(lines)
 
 
 def cmd_grade_class(args) -> int:
@@ -203,9 +223,10 @@ def main(argv: list[str] | None = None) -> int:
     group.add_argument("--check", action="store_true", help="fail if manifest.json is out of date")
     p.set_defaults(func=cmd_manifest)
     sub.add_parser("release", help="regenerate release/ from source/").set_defaults(func=cmd_release)
-    p = sub.add_parser("grade", help="grade one notebook, print JSON per test cell")
+    p = sub.add_parser("grade", help="grade one notebook, print a table (or JSON) per test cell")
     p.add_argument("notebook")
     p.add_argument("assignment")
+    p.add_argument("--json", action="store_true", help="print JSON (interface 2) instead of a table")
     p.add_argument("--student", default="student", help="the student id its grades are recorded under")
     p.add_argument("--cell-timeout", type=int, default=None, help="seconds per cell (default: grading_config.py's)")
     p.add_argument("--notebook-timeout", type=int, default=None, help="seconds per notebook (default: grading_config.py's)")

@@ -43,6 +43,9 @@ class Exercise:
     source: str
     points: float = 0.0  # only for written answers; code exercises score through tests
     tests: list[TestCell] = field(default_factory=list)
+    #: Locked code cells between the previous exercise's tests and this solution cell (data, a
+    #: given function to read): the notebook runs them before the solution, so the harness does too.
+    context: list[str] = field(default_factory=list)
 
     @property
     def names(self) -> list[str]:
@@ -88,16 +91,18 @@ def read_assignment(path: Path | str) -> AssignmentNotebook:
     nb = nbformat.read(str(path), as_version=4)
     setup: list[str] = []
     exercises: list[Exercise] = []
+    context: list[str] = []
     for cell in nb.cells:
         meta = nbgrader_meta(cell)
         if is_solution_cell(cell):
             kind = "code" if cell.cell_type == "code" else "written"
             points = float(meta.get("points", 0)) if kind == "written" else 0.0
-            exercises.append(Exercise(meta["grade_id"], kind, cell.source, points))
+            exercises.append(Exercise(meta["grade_id"], kind, cell.source, points, context=context))
+            context = []
         elif is_test_cell(cell):
             if not exercises:
                 raise ValueError(f"{path}: test cell {meta.get('grade_id')} comes before any solution cell")
             exercises[-1].tests.append(TestCell(meta["grade_id"], float(meta.get("points", 0)), cell.source))
-        elif cell.cell_type == "code" and not exercises:
-            setup.append(cell.source)
+        elif cell.cell_type == "code":
+            (context if exercises else setup).append(cell.source)
     return AssignmentNotebook(Path(path), setup, exercises)

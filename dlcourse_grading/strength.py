@@ -85,6 +85,10 @@ class StrengthRunner:
             if error:
                 raise RuntimeError(f"setup cell failed: {error}")
         for ex in assignment.exercises:
+            for source in ex.context:
+                error = _run(source, self.base)
+                if error:
+                    raise RuntimeError(f"the cell before {ex.grade_id} failed: {error}")
             if ex.kind == "code":
                 error = _run(strip_solution_markers(ex.source), self.base)
                 if error:

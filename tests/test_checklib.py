@@ -242,3 +242,15 @@ def test_extends_refuses_a_subclass_of_the_builtin_it_replaces():
     for cls in (Lazy, int, "PReLU"):
         with pytest.raises(AssertionError):
             keras_contract.assert_extends(cls, keras.layers.Layer, "PReLU", (keras.layers.PReLU,))
+
+
+def test_construct_names_the_constructor_call_when_it_crashes():
+    from dlcourse_grading.checklib import construct
+
+    class Broken:
+        def __init__(self, rate, seed=None):
+            raise TypeError("no")
+
+    with pytest.raises(AssertionError, match=r"InvertedDropout\(0\.5, seed=3\) raised TypeError: no"):
+        construct(Broken, "InvertedDropout", 0.5, seed=3)
+    assert construct(dict, "dict", a=1) == {"a": 1}

@@ -184,3 +184,64 @@ def test_early_stopping_reference_is_keras_where_keras_defines_it():
             assert got == reg.early_stopping_run(values, **options), (options, values)
             compared += 1
     assert compared >= 16
+
+
+# --------------------------------------------------------------------------- chapter 6: references and margins
+
+def test_initializer_statistics_accept_keras_own_initializers():
+    """The statistical checks pass Keras' built-ins on every shape they draw (so they test the
+    distribution Keras uses, not one of ours), and the truncated normal's kurtosis is the one stated."""
+    from dlcourse_grading.checks import training_problems as tp
+
+    for name in tp.INITIALIZERS:
+        builtin = getattr(keras.initializers, name)
+        for shape in tp.DRAW_SHAPES:
+            tp._check_sample(np.asarray(builtin(seed=3)(shape), np.float64).ravel(), name, shape, name)
+    z = np.asarray(keras.random.truncated_normal((400_000,), seed=1), np.float64)
+    assert abs(np.mean(z**4) / np.mean(z**2) ** 2 - tp.KURTOSIS["normal"]) < 0.02
+    assert abs(z.std() - tp.TRUNCATED_STD) < 0.005
+
+
+def test_schedule_references_are_keras_schedules():
+    """Step decay is Keras' staircase ExponentialDecay; cosine decay and warm-up-then-cosine are
+    Keras' CosineDecay (without and with its warm-up), at every step the checks use."""
+    from dlcourse_grading.checks import training_problems as tp
+
+    S = keras.optimizers.schedules
+    for name, cases in tp.SCHEDULE_CASES.items():
+        for args, kwargs in cases:
+            full = (*args, *kwargs.values())
+            if name == "StepDecay":
+                keras_schedule = S.ExponentialDecay(args[0], args[2], args[1], staircase=True)
+            elif name == "CosineDecay":
+                keras_schedule = S.CosineDecay(args[0], args[1], **kwargs)
+            else:
+                if args[1] == 0:  # Keras' warm-up needs at least one step
+                    continue
+                keras_schedule = S.CosineDecay(0.0, args[2], alpha=kwargs.get("alpha", 0.0), warmup_target=args[0],
+                                               warmup_steps=args[1])
+            for step in tp._steps_for(name, args):
+                want = float(keras_schedule(step))
+                # float32 against float64: within half the checks' own tolerance
+                tolerance = 0.5 * (1e-5 * abs(want) + 2e-7 * args[0])
+                assert abs(tp.schedule_reference(name, full, step) - want) <= tolerance, (name, args, step)
+
+
+def test_residual_recipe_leaves_the_reference_a_wide_margin():
+    from dlcourse_grading.checks import training_problems as tp
+
+    plain, residual = tp.plain_and_residual_losses(_reference_namespace("training_problems")["deep_mlp"])
+    print(f"after the recipe: plain {plain:.3f} (must stay > {tp.PLAIN_STUCK}), residual {residual:.3f} "
+          f"(must fall < {tp.RESIDUAL_LEARNS}) of the target's variance")
+    # over 17 seeds of the initial draws the residual net ended between 0.49 and 0.65, the plain one at 1.0
+    assert plain >= 0.99 and residual <= tp.RESIDUAL_LEARNS - 0.1
+
+
+def test_repair_target_separates_the_reference_from_the_broken_set_up():
+    from dlcourse_grading.checks import training_problems as tp
+
+    ns = _reference_namespace("training_problems")
+    x, y = ns["x_train"], ns["y_train"]
+    repaired, broken = tp.held_out_accuracy(ns["repaired_training"](x, y)), tp.held_out_accuracy(ns["broken"])
+    print(f"held-out accuracy: repaired {repaired:.3f}, broken {broken:.3f} (target {tp.REPAIR_TARGET})")
+    assert repaired >= tp.REPAIR_TARGET + 0.03 and broken < tp.REPAIR_TARGET / 2

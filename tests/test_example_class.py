@@ -58,7 +58,7 @@ def test_feedback_and_grades_file(graded_class):
 
 
 def _grade_one(notebook, assignment):
-    out = subprocess.run([str(VENV_BIN / "course"), "grade", str(notebook), assignment],
+    out = subprocess.run([str(VENV_BIN / "course"), "grade", str(notebook), assignment, "--json"],
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout)
 
@@ -85,6 +85,23 @@ def test_grade_one_notebook(tmp_path, student, expect):
     else:
         flagged = [c for c in cells if c["status"] == expect]
         assert len(flagged) == 1 and "restored" in flagged[0]["message"]
+
+
+def test_grade_prints_a_readable_table_by_default():
+    """`course grade` without --json: a title with the total, one row per test cell, long messages
+    wrapped under their column (the JSON above is the same grading, for scripts)."""
+    from dlcourse_grading.cli import grade_table
+    from dlcourse_grading.results import CellResult
+
+    results = [CellResult("test_sigmoid", 2.0, 2.0, "passed", "passed", ""),
+               CellResult("test_relu", 0.0, 1.5, "failed", "failed", "AssertionError: relu: " + "wrong " * 30)]
+    lines = grade_table(results, "nb.ipynb (01_activations): 2 of 3.5 points").splitlines()
+    assert lines[0] == "nb.ipynb (01_activations): 2 of 3.5 points" and lines[2].split() == [
+        "test", "cell", "points", "status", "message"]
+    assert lines[3].split()[:3] == ["test_sigmoid", "2/2", "passed"]
+    assert lines[4].split()[:4] == ["test_relu", "0/1.5", "failed", "AssertionError:"]
+    assert len(lines) > 5 and all(len(line) <= 100 for line in lines)
+    assert lines[5].startswith(" " * lines[4].index("AssertionError"))
 
 
 def test_instructor_report(graded_class, tmp_path):

@@ -20,7 +20,9 @@ A check raises AssertionError with a student-facing message on the first problem
 returns None otherwise. Messages say what is wrong and on which kind of input, never the expected
 numbers. Everything is deterministic (seeded) and silent (no warnings, no logs).
 """
-from dlcourse_grading.checklib.calls import assert_raises, call, checked, describe, quiet, signature, summary
+from dlcourse_grading.checklib.calls import (
+    assert_raises, call, checked, construct, describe, quiet, signature, summary,
+)
 from dlcourse_grading.checklib.compare import (
     FLOAT32_TOL, FLOAT64_TOL, GRAD32_TOL, GRAD64_TOL, assert_gradient, assert_in_range, assert_result,
     assert_scaled, assert_tensor, diagnose, first_bad_row, gradient, scaled_tolerance, with_hint,

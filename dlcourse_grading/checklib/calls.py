@@ -120,6 +120,12 @@ def call(fn: Callable, *args: Any, what: str, **kwargs: Any) -> Any:
     return result
 
 
+def construct(cls: Callable, label: str, /, *args: Any, **kwargs: Any) -> Any:
+    """``cls(*args, **kwargs)`` through :func:`call`, the message naming it ``label(...)``: a student
+    class whose constructor crashes fails with the arguments it was given."""
+    return call(cls, *args, what=signature(label, *[repr(a) for a in args], **kwargs), **kwargs)
+
+
 def assert_raises(exc_type: type[BaseException], fn: Callable, *args: Any, what: str, **kwargs: Any) -> None:
     """fn(*args, **kwargs) must raise exc_type (a subclass is fine)."""
     try:

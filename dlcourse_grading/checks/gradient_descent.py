@@ -614,7 +614,7 @@ def _statistics(x: np.ndarray):
 
 
 def _standardize_cases(rng):
-    """(description, x as the student gets it, dtype, tolerance of the standardised values)."""
+    """(description, x as the student gets it, dtype, tolerance of the standardized values)."""
     cases = []
     x = rng.normal(size=(40, 3)) * [1.0, 50.0, 1e-3] + [5.0, -200.0, 0.01]
     cases.append(("features on very different scales", x, "float64", 1e-9))
@@ -667,7 +667,7 @@ def check_standardize(standardize):
         what = f"standardize(x) on {description} ({dtype}, {x64.shape[0]} x {x64.shape[1]})"
         result = call(standardize, x, what=what)
         _check_standardized(result, x64, mean, std, dtype, tol, what, given=False)
-    # Test data standardised with the training statistics.
+    # Test data standardized with the training statistics.
     for dtype, as_tensor in (("float64", False), ("float32", True)):
         train = rng.normal(size=(60, 3)) * [3.0, 0.2, 40.0] + [10.0, -1.0, 500.0]
         test = rng.normal(size=(15, 3)) * [5.0, 0.1, 10.0] + [14.0, -0.5, 420.0]
@@ -702,7 +702,7 @@ def _regression_cases(rng):
     """(description, x, y as the student gets them, learning rate, epochs)."""
     cases = []
     x = rng.normal(size=(50, 1))
-    cases.append(("one standardised feature, NumPy float64", x, 1.5 * x[:, 0] - 0.7 + 0.2 * rng.normal(size=50),
+    cases.append(("one standardized feature, NumPy float64", x, 1.5 * x[:, 0] - 0.7 + 0.2 * rng.normal(size=50),
                   0.1, 30))
     x = rng.normal(size=(120, 3))
     y = x @ [0.5, -2.0, 1.0] + 3.0 + 0.1 * rng.normal(size=120)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Callable
 
 import numpy as np
 
@@ -34,6 +33,7 @@ from dlcourse_grading.checklib import (
     call,
     case_rng,
     checked,
+    construct,
     describe,
     random_tensor,
     signature,
@@ -196,10 +196,6 @@ def _ready_layers(builtins: tuple, what: str):
                             "random numbers with keras.random and write the rest with keras.ops")
 
 
-def _make(cls, label: str, **kwargs):
-    return call(cls, what=signature(label, **kwargs), **kwargs)
-
-
 def _check_random_layer_basics(cls, name: str, argument: str, valid: tuple, invalid: tuple) -> None:
     builtins = {"InvertedDropout": (keras.layers.Dropout, keras.layers.GaussianDropout, keras.layers.AlphaDropout),
                 "GaussianNoise": (keras.layers.GaussianNoise, keras.layers.GaussianDropout)}[name]
@@ -207,7 +203,7 @@ def _check_random_layer_basics(cls, name: str, argument: str, valid: tuple, inva
     for value in invalid:
         assert_raises(ValueError, cls, what=signature(name, **{argument: value}), **{argument: value})
     for value in valid:
-        _make(cls, name, **{argument: value})
+        construct(cls, name, **{argument: value})
 
 
 def _two_draws(layer, x, what: str) -> tuple[np.ndarray, np.ndarray]:
@@ -227,23 +223,23 @@ def _two_draws(layer, x, what: str) -> tuple[np.ndarray, np.ndarray]:
 
 def _check_seeds(cls, name: str, x, **kwargs) -> None:
     what = f"{signature(name, **kwargs, seed=11)} twice"
-    first, second = _make(cls, name, **kwargs, seed=11), _make(cls, name, **kwargs, seed=11)
+    first, second = construct(cls, name, **kwargs, seed=11), construct(cls, name, **kwargs, seed=11)
     for step in ("first", "second"):
         a = np.array(call(first, x, training=True, what=what))
         b = np.array(call(second, x, training=True, what=what))
         if not np.array_equal(a, b):
             raise AssertionError(f"{what}: two layers with the same seed differ in their {step} call in training "
                                  "(pass the seed to a keras.random.SeedGenerator)")
-    other = np.array(call(_make(cls, name, **kwargs, seed=12), x, training=True, what=what))
-    if np.array_equal(other, np.array(call(_make(cls, name, **kwargs, seed=11), x, training=True, what=what))):
+    other = np.array(call(construct(cls, name, **kwargs, seed=12), x, training=True, what=what))
+    if np.array_equal(other, np.array(call(construct(cls, name, **kwargs, seed=11), x, training=True, what=what))):
         raise AssertionError(f"{name}: seeds 11 and 12 give the same random numbers (is the seed used?)")
 
 
 def _check_config_and_seed(cls, name: str, kwargs: dict, x) -> None:
-    layer = _make(cls, name, **kwargs, name="mine")
+    layer = construct(cls, name, **kwargs, name="mine")
     clone = assert_config_round_trip(layer, cls, kwargs, name)
     what = f"{name}.from_config({signature(name, **kwargs)}.get_config())(x, training=True)"
-    fresh = np.array(call(_make(cls, name, **kwargs), x, training=True, what=what))
+    fresh = np.array(call(construct(cls, name, **kwargs), x, training=True, what=what))
     if not np.array_equal(np.array(call(clone, x, training=True, what=what)), fresh):
         raise AssertionError(f"{what}: the rebuilt layer does not draw what a new layer with the same seed draws")
 
@@ -293,7 +289,7 @@ def _check_dropout_sample(out: np.ndarray, x: np.ndarray, rate: float, what: str
 def _check_dropout_rates(cls, rng) -> None:
     x = tf.constant(rng.uniform(0.5, 1.5, size=STAT_SHAPE), tf.float32)  # no zeros: a 0 is a dropped entry
     for rate in DROPOUT_RATES:
-        layer = _make(cls, "InvertedDropout", rate=rate, seed=int(rate * 100))
+        layer = construct(cls, "InvertedDropout", rate=rate, seed=int(rate * 100))
         what = signature("InvertedDropout", rate=rate)
         eager, traced = _two_draws(layer, x, what)
         for out, mode in ((eager, "(x, training=True)"), (traced, " inside a tf.function")):
@@ -301,20 +297,20 @@ def _check_dropout_rates(cls, rng) -> None:
             _check_dropout_sample(out, x.numpy(), rate, f"{what}{mode}")
     for shape, dtype in (((8, 5, 6), "float32"), ((1, 10), "float32"), ((20, 30), "float64")):
         xs = tf.constant(rng.uniform(0.5, 1.5, size=shape), dtype)
-        layer = _make(cls, "InvertedDropout", rate=0.3, dtype=dtype)
+        layer = construct(cls, "InvertedDropout", rate=0.3, dtype=dtype)
         what = f"{signature('InvertedDropout', rate=0.3, dtype=dtype)}(x, training=True) on {describe(xs)}"
         out = call(layer, xs, training=True, what=what)
         assert_tensor(out, shape, dtype, what)
         kept = np.array(out) != 0
         assert_close(np.array(out)[kept], to64(xs)[kept] / 0.7, what, rtol=1e-6 if dtype == "float32" else 1e-12,
                      atol=0)
-    zero = _make(cls, "InvertedDropout", rate=0.0)
+    zero = construct(cls, "InvertedDropout", rate=0.0)
     assert_close(call(zero, x, training=True, what="InvertedDropout(rate=0.0)(x, training=True)"), x,
                  "InvertedDropout(rate=0.0) in training keeps every entry unchanged", rtol=0, atol=0)
 
 
 def _check_dropout_gradient(cls, rng) -> None:
-    layer = _make(cls, "InvertedDropout", rate=0.4, seed=3)
+    layer = construct(cls, "InvertedDropout", rate=0.4, seed=3)
     x = tf.constant(rng.uniform(0.5, 1.5, size=(6, 20)), tf.float64)
     upstream = rng.normal(size=(6, 20))
     with tf.GradientTape() as tape:
@@ -331,7 +327,7 @@ def _check_dropout_gradient(cls, rng) -> None:
 
 def dropout_fit_losses(cls) -> tuple[float, float]:
     """The loss of model.fit and of model.evaluate through InvertedDropout(rate=0.5) (see DROPOUT_FIT_LOSS)."""
-    layer = _make(cls, "InvertedDropout", rate=0.5, seed=5)
+    layer = construct(cls, "InvertedDropout", rate=0.5, seed=5)
     x, y = np.ones((64, 1000), "float32"), np.ones((64, 1), "float32")
     return _fit_and_evaluate(layer, x, y, _fixed_dense(1, 1e-3), "with InvertedDropout(rate=0.5)")
 
@@ -353,7 +349,7 @@ def check_inverted_dropout(InvertedDropout):
     rng = case_rng("dropout")
     x = tf.constant(rng.uniform(0.5, 1.5, size=(16, 8)), tf.float32)
     with _ready_layers((keras.layers.Dropout,), "InvertedDropout"):
-        assert_identity_at_inference(_make(InvertedDropout, "InvertedDropout", rate=0.5), x, (8,),
+        assert_identity_at_inference(construct(InvertedDropout, "InvertedDropout", rate=0.5), x, (8,),
                                      "InvertedDropout(rate=0.5)")
         _check_dropout_rates(InvertedDropout, rng)
         _check_dropout_gradient(InvertedDropout, rng)
@@ -399,7 +395,7 @@ def _check_noise_sample(noise: np.ndarray, x: np.ndarray, stddev: float, what: s
 def _check_noise_stddevs(cls, rng) -> None:
     x = tf.constant(rng.normal(size=STAT_SHAPE), tf.float32)
     for stddev in NOISE_STDDEVS:
-        layer = _make(cls, "GaussianNoise", stddev=stddev, seed=int(stddev * 10))
+        layer = construct(cls, "GaussianNoise", stddev=stddev, seed=int(stddev * 10))
         what = signature("GaussianNoise", stddev=stddev)
         eager, traced = _two_draws(layer, x, what)
         for out, mode in ((eager, "(x, training=True)"), (traced, " inside a tf.function")):
@@ -407,16 +403,16 @@ def _check_noise_stddevs(cls, rng) -> None:
             _check_noise_sample(out.astype(np.float64) - to64(x), to64(x), stddev, f"{what}{mode}")
     for shape, dtype in (((8, 5, 6), "float32"), ((1, 10), "float32"), ((20, 30), "float64")):
         xs = tf.constant(rng.normal(size=shape), dtype)
-        layer = _make(cls, "GaussianNoise", stddev=0.5, dtype=dtype)
+        layer = construct(cls, "GaussianNoise", stddev=0.5, dtype=dtype)
         what = f"{signature('GaussianNoise', stddev=0.5, dtype=dtype)}(x, training=True) on {describe(xs)}"
         assert_tensor(call(layer, xs, training=True, what=what), shape, dtype, what)
-    zero = _make(cls, "GaussianNoise", stddev=0.0)
+    zero = construct(cls, "GaussianNoise", stddev=0.0)
     assert_close(call(zero, x, training=True, what="GaussianNoise(stddev=0.0)(x, training=True)"), x,
                  "GaussianNoise(stddev=0.0) in training adds nothing", rtol=0, atol=0)
 
 
 def _check_noise_gradient(cls, rng) -> None:
-    layer = _make(cls, "GaussianNoise", stddev=0.7, seed=4)
+    layer = construct(cls, "GaussianNoise", stddev=0.7, seed=4)
     x = tf.constant(rng.normal(size=(5, 7)), tf.float32)
     upstream = rng.normal(size=(5, 7))
     assert_gradient(lambda v: layer(v, training=True), x, upstream,
@@ -426,7 +422,7 @@ def _check_noise_gradient(cls, rng) -> None:
 
 def noise_fit_losses(cls) -> tuple[float, float]:
     """The loss of model.fit and of model.evaluate through GaussianNoise(stddev=0.2) (see NOISE_FIT_LOSS)."""
-    layer = _make(cls, "GaussianNoise", stddev=0.2, seed=6)
+    layer = construct(cls, "GaussianNoise", stddev=0.2, seed=6)
     x = case_rng("noise", "fit").normal(size=(64, 50)).astype("float32")
     return _fit_and_evaluate(layer, x, x, _fixed_dense(50, np.eye(50)), "with GaussianNoise(stddev=0.2)")
 
@@ -448,7 +444,7 @@ def check_gaussian_noise(GaussianNoise):
     rng = case_rng("noise")
     x = tf.constant(rng.normal(size=(16, 8)), tf.float32)
     with _ready_layers((keras.layers.GaussianNoise,), "GaussianNoise"):
-        assert_identity_at_inference(_make(GaussianNoise, "GaussianNoise", stddev=0.5), x, (8,),
+        assert_identity_at_inference(construct(GaussianNoise, "GaussianNoise", stddev=0.5), x, (8,),
                                      "GaussianNoise(stddev=0.5)")
         _check_noise_stddevs(GaussianNoise, rng)
         _check_noise_gradient(GaussianNoise, rng)
@@ -552,12 +548,12 @@ def _compare_run(got: dict, want: dict, what: str) -> None:
 
 
 def _check_scripted_runs(cls) -> None:
-    reused = _make(cls, "EarlyStopping", patience=2, restore_best_weights=True)
+    reused = construct(cls, "EarlyStopping", patience=2, restore_best_weights=True)
     for kwargs, values, kind in EARLY_STOPPING_CASES:
         for restore in (False, True):
             options = {**kwargs, "restore_best_weights": restore}
             what = f"{signature('EarlyStopping', **options)} on the values {values} ({kind})"
-            got = scripted_run(_make(cls, "EarlyStopping", **options), values, kwargs.get("monitor", "val_loss"))
+            got = scripted_run(construct(cls, "EarlyStopping", **options), values, kwargs.get("monitor", "val_loss"))
             _compare_run(got, early_stopping_run(values, **options), what)
         what = f"one EarlyStopping(patience=2, restore_best_weights=True) reused for the values {values}"
         got = scripted_run(reused, values, "val_loss")  # whatever the previous run left behind
@@ -594,7 +590,7 @@ def fit_with(callback) -> tuple[_Recorder, float]:
 
 def _check_in_fit(cls) -> None:
     what = "model.fit(..., callbacks=[EarlyStopping(patience=2, restore_best_weights=True)])"
-    student = _make(cls, "EarlyStopping", patience=2, restore_best_weights=True)
+    student = construct(cls, "EarlyStopping", patience=2, restore_best_weights=True)
     with blocked([(keras.callbacks.EarlyStopping, "__init__")], f"{what}: uses keras.callbacks.EarlyStopping"):
         record, final = call(fit_with, student, what=what)
     want = early_stopping_run(record.values, patience=2, restore_best_weights=True)

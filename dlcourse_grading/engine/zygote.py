@@ -7,7 +7,7 @@ given. The zygote itself never runs a TensorFlow op (forking after that is not s
 double-forks so that the kernel is adopted by the grading process (a child subreaper), which can
 then wait for it and kill anything it leaves behind.
 
-Forking is refused on a machine with an NVIDIA GPU: initialising CUDA in a forked child of a
+Forking is refused on a machine with an NVIDIA GPU: initializing CUDA in a forked child of a
 process that loaded CUDA libraries is not safe, so there the grader starts kernels normally.
 """
 from __future__ import annotations

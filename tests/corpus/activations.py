@@ -85,7 +85,7 @@ def collapse_dense_layers(first, second):
     merged.bias.assign(bias)
     return merged
 '''),
-    Variant("collapse_dense_layers", "correct: tf.linalg and Constant initialisers, then build", True, '''
+    Variant("collapse_dense_layers", "correct: tf.linalg and Constant initializers, then build", True, '''
 def collapse_dense_layers(first, second):
     linear = keras.activations.get("linear")
     if any(layer.activation is not linear for layer in (first, second)):

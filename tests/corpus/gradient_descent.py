@@ -536,7 +536,7 @@ def standardize(x, mean=None, std=None):
     mean, std = np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
     return tf.constant((x - mean) / std), tf.constant(mean), tf.constant(std)
 '''),
-    Variant("standardize", "standardises the caller's NumPy array in place", False, '''
+    Variant("standardize", "standardizes the caller's NumPy array in place", False, '''
 def standardize(x, mean=None, std=None):
     data = x if isinstance(x, np.ndarray) else np.array(x)
     if mean is None:
