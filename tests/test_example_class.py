@@ -19,30 +19,33 @@ from dlcourse_grading.results import STATUSES
 
 CHAPTERS = available_chapters()
 #: Plain nbgrader grades every example student of the first chapter (its pipeline is the same for
-#: every chapter) and the reference of each other chapter. The course's engine grades every student
-#: of every chapter to the same expected scores in
-#: test_grading_integrity.py::test_same_new_students_in_every_chapter_with_two_workers.
-PLAIN_CLASS = {ch.id: STUDENTS if i == 0 else ("ada_reference",) for i, ch in enumerate(CHAPTERS)}
+#: every chapter) and the reference of the last one (the heaviest notebook). The course's engine
+#: grades every student of every chapter to the same expected scores in
+#: test_grading_integrity.py::test_same_new_students_in_every_chapter_with_two_workers, and
+#: test_notebooks_run_clean.py runs every chapter's reference, hidden tests included, in a kernel.
+PLAIN_CLASS = {ch.id: STUDENTS if i == 0 else ("ada_reference",) if i == len(CHAPTERS) - 1 else ()
+               for i, ch in enumerate(CHAPTERS)}
+PLAIN_CHAPTERS = [ch for ch in CHAPTERS if PLAIN_CLASS[ch.id]]
 
 
 @pytest.fixture(scope="module")
 def graded_class(tmp_path_factory):
     root = tmp_path_factory.mktemp("example_class")
-    table = run_example_class(root, CHAPTERS, students=PLAIN_CLASS)
+    table = run_example_class(root, PLAIN_CHAPTERS, students=PLAIN_CLASS)
     return root, table
 
 
 def test_scores_are_exactly_as_expected(graded_class):
     _, table = graded_class
-    expected = expected_table(CHAPTERS, PLAIN_CLASS)
+    expected = expected_table(PLAIN_CHAPTERS, PLAIN_CLASS)
     assert sorted(table.index) == sorted(STUDENTS)
     assert table.reindex_like(expected).equals(expected), f"\n{table}\n!=\n{expected}"
-    assert expected.notna().sum().sum() > len(CHAPTERS) * 3, "the expected table is nearly empty"
+    assert expected.notna().sum().sum() > 10, "the expected table is nearly empty"
 
 
 def test_feedback_and_grades_file(graded_class):
     root, _ = graded_class
-    for ch in CHAPTERS:
+    for ch in PLAIN_CHAPTERS:
         for student in PLAIN_CLASS[ch.id]:
             html = root / "feedback" / student / ch.id / f"{ch.id}.html"
             assert html.exists(), html
@@ -116,7 +119,7 @@ def test_instructor_report(graded_class, tmp_path):
     (late / f"{CHAPTERS[0].id}.ipynb").write_text(CHAPTERS[0].release.read_text())
     html_path, csv_path = build_report(root, tmp_path)
     grades = pd.read_csv(csv_path, index_col="student")
-    for ch in CHAPTERS:
+    for ch in PLAIN_CHAPTERS:
         for cell in table[ch.id].columns:
             graded = table[(ch.id, cell)].reindex(grades.index)
             assert (grades[f"{ch.id}:{cell}"] == graded)[graded.notna()].all()
@@ -129,6 +132,6 @@ def test_instructor_report(graded_class, tmp_path):
         assert (total == grades[parts].fillna(0).sum(axis=1))[submitted].all()
         assert total[~submitted].isna().all()  # no submission: no total, not a zero
     text = html_path.read_text()
-    assert text.count("data:image/png;base64,") == len(CHAPTERS)
+    assert text.count("data:image/png;base64,") == len(PLAIN_CHAPTERS)
     assert "NotImplementedError" in text  # the untouched release's most common message
     assert "zoe_late" in text and "not autograded" in text
