@@ -332,15 +332,17 @@ def dropout_fit_losses(cls) -> tuple[float, float]:
     return _fit_and_evaluate(layer, x, y, _fixed_dense(1, 1e-3), "with InvertedDropout(rate=0.5)")
 
 
-def _check_dropout_in_fit(cls) -> None:
-    train, evaluated = dropout_fit_losses(cls)
-    low, high = DROPOUT_FIT_LOSS
+def _check_fit_losses(losses: tuple[float, float], bounds: tuple[float, float], label: str, acts: str) -> None:
+    """fit's training loss within the measured bounds (the layer acts in training), evaluate's 0
+    (the identity outside training)."""
+    train, evaluated = losses
+    low, high = bounds
     if not low <= train <= high:
-        raise AssertionError("model.fit with InvertedDropout(rate=0.5): the training loss says the layer does not "
-                             "drop, or does not rescale, in training (fit calls it with training=True)")
+        raise AssertionError(f"model.fit with {label}: the training loss says the layer does not {acts} in "
+                             "training (fit calls it with training=True)")
     if evaluated > 1e-10:
-        raise AssertionError("model.evaluate with InvertedDropout(rate=0.5): the layer must be the identity "
-                             "outside training (evaluate calls it with training=False)")
+        raise AssertionError(f"model.evaluate with {label}: the layer must be the identity outside training "
+                             "(evaluate calls it with training=False)")
 
 
 @checked
@@ -355,7 +357,8 @@ def check_inverted_dropout(InvertedDropout):
         _check_dropout_gradient(InvertedDropout, rng)
         _check_seeds(InvertedDropout, "InvertedDropout", x, rate=0.5)
         _check_config_and_seed(InvertedDropout, "InvertedDropout", {"rate": 0.3, "seed": 9}, x)
-        _check_dropout_in_fit(InvertedDropout)
+        _check_fit_losses(dropout_fit_losses(InvertedDropout), DROPOUT_FIT_LOSS, "InvertedDropout(rate=0.5)",
+                          "drop, or does not rescale,")
 
 
 # --------------------------------------------------------------------------- exercise 4: Gaussian noise
@@ -427,17 +430,6 @@ def noise_fit_losses(cls) -> tuple[float, float]:
     return _fit_and_evaluate(layer, x, x, _fixed_dense(50, np.eye(50)), "with GaussianNoise(stddev=0.2)")
 
 
-def _check_noise_in_fit(cls) -> None:
-    train, evaluated = noise_fit_losses(cls)
-    low, high = NOISE_FIT_LOSS
-    if not low <= train <= high:
-        raise AssertionError("model.fit with GaussianNoise(stddev=0.2): the training loss says the layer does not "
-                             "add noise of that stddev in training (fit calls it with training=True)")
-    if evaluated > 1e-10:
-        raise AssertionError("model.evaluate with GaussianNoise(stddev=0.2): the layer must be the identity "
-                             "outside training (evaluate calls it with training=False)")
-
-
 @checked
 def check_gaussian_noise(GaussianNoise):
     _check_random_layer_basics(GaussianNoise, "GaussianNoise", "stddev", (0.0,), (-0.1,))
@@ -450,7 +442,8 @@ def check_gaussian_noise(GaussianNoise):
         _check_noise_gradient(GaussianNoise, rng)
         _check_seeds(GaussianNoise, "GaussianNoise", x, stddev=0.5)
         _check_config_and_seed(GaussianNoise, "GaussianNoise", {"stddev": 0.7, "seed": 3}, x)
-        _check_noise_in_fit(GaussianNoise)
+        _check_fit_losses(noise_fit_losses(GaussianNoise), NOISE_FIT_LOSS, "GaussianNoise(stddev=0.2)",
+                          "add noise of that stddev")
 
 
 # --------------------------------------------------------------------------- exercise 5: early stopping
