@@ -66,3 +66,28 @@ def assert_equal_number(actual: Any, expected: int | float, what: str) -> None:
         raise AssertionError(f"{what}: expected a Python number, got {type(actual).__name__}")
     if float(actual) != float(expected):
         raise AssertionError(f"{what}: wrong value {actual!r}")
+
+
+def tape_gradient(fn: Any, x: Any, dtype: str = "float32") -> np.ndarray:
+    """The tf.GradientTape gradient of sum(fn(x)) with respect to x, as float64 NumPy.
+
+    For element-wise functions that is the derivative at every entry of x. Fails with a message
+    when no gradient flows back (NumPy inside fn, a constant) or when it is NaN or infinite.
+    """
+    import tensorflow as tf  # here, not at the top: importing dlcourse must not load TensorFlow
+
+    x = tf.constant(x, dtype)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = fn(x)
+        if not tf.is_tensor(y):
+            raise AssertionError(f"the result is a {type(y).__name__}, not a tensor: no gradient flows (use keras.ops)")
+        total = tf.reduce_sum(y)
+    grad = tape.gradient(total, x)
+    if grad is None:
+        raise AssertionError("no gradient flows back to the input (does the result depend on it through keras.ops?)")
+    got = as_array(grad, "the gradient")
+    if not np.isfinite(got).all():
+        raise AssertionError(f"the tape gradient has {int((~np.isfinite(got)).sum())} NaN or infinite value(s) "
+                             "(an exp() overflows, even in a branch that where() discards?)")
+    return got

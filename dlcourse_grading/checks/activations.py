@@ -31,6 +31,7 @@ from dlcourse_grading.checklib import (
     case_rng,
     checked,
     describe,
+    gradient,
     is_large,
     large_logits,
     large_values,
@@ -76,14 +77,36 @@ def _elementwise_values(fn, name, reference, rng, *, low=None, high=None, **kwar
             assert_in_range(y, low, high, what)
 
 
-def _elementwise_gradients(fn, name, derivative, rng, **kwargs):
-    """Tape gradients on random inputs (no exact zeros: kinks) and on large magnitudes."""
+def _elementwise_gradients(fn, name, derivative, rng, kink=None, **kwargs):
+    """Tape gradients on random inputs, on large magnitudes and at exactly 0.
+
+    A smooth function (``kink`` None) must have its true derivative at 0 too: a formula built
+    on abs() gets 0 there, because TensorFlow's gradient of |x| at 0 is 0. At a kink any value
+    between the one-sided derivatives ``kink = (left, right)`` is a valid subgradient and accepted
+    (tf.nn.relu gives 0 there, tf.maximum(x, 0) gives 1).
+    """
     label = signature(name, "x", **kwargs)
     for x, kind in ((random_tensor(rng, (5, 6), "float32", scale=4.0, avoid_zero=1e-2), "random inputs"),
                     (random_tensor(rng, (3, 4), "float64", scale=4.0, avoid_zero=1e-2), "random float64 inputs"),
                     (large_values("float32"), f"inputs {LARGE}"),
                     (large_values("float64"), f"float64 inputs {LARGE}")):
         assert_gradient(lambda t: fn(t, **kwargs), x, derivative(to64(x)), f"{label} on {kind}")
+    for dtype in ("float32", "float64"):
+        zeros = tf.zeros((2, 3), dtype)
+        what = f"{label} at x = 0 ({dtype})"
+        if kink is None:
+            assert_gradient(lambda t: fn(t, **kwargs), zeros, derivative(to64(zeros)), what)
+        else:
+            _assert_subgradient(gradient(lambda t: fn(t, **kwargs), zeros, None, what), kink, what)
+
+
+def _assert_subgradient(got, kink, what):
+    low, high = sorted(kink)
+    ok = np.isfinite(got) & (got >= low - 1e-6) & (got <= high + 1e-6)
+    if not ok.all():
+        value = got.flat[int(np.argmin(ok.reshape(-1)))]
+        raise AssertionError(f"gradient of {what}: {value:.6g}; at the kink any value between the one-sided "
+                             f"derivatives {low:g} and {high:g} is accepted, not one outside them")
 
 
 # --------------------------------------------------------------------------- exercise 1
@@ -346,13 +369,14 @@ def check_relu_family(relu, leaky_relu, elu, maxout):
 
 def _check_relu_family_values(relu, leaky_relu, elu, rng):
     _elementwise_values(relu, "relu", lambda x: np.maximum(x, 0), rng)
-    _elementwise_gradients(relu, "relu", lambda x: (x > 0).astype(float), rng)
+    _elementwise_gradients(relu, "relu", lambda x: (x > 0).astype(float), rng, kink=(0.0, 1.0))
 
     for slope in (None, 0.2, 0.05, 0.3):
         kwargs = {} if slope is None else {"negative_slope": slope}
         a = 0.01 if slope is None else slope
         _elementwise_values(leaky_relu, "leaky_relu", lambda x: np.where(x >= 0, x, a * x), rng, **kwargs)
-    _elementwise_gradients(leaky_relu, "leaky_relu", lambda x: np.where(x > 0, 1.0, 0.2), rng, negative_slope=0.2)
+    _elementwise_gradients(leaky_relu, "leaky_relu", lambda x: np.where(x > 0, 1.0, 0.2), rng, kink=(0.2, 1.0),
+                           negative_slope=0.2)
 
     for alpha in (None, 0.5, 2.0):
         kwargs = {} if alpha is None else {"alpha": alpha}
@@ -360,8 +384,9 @@ def _check_relu_family_values(relu, leaky_relu, elu, rng):
         _elementwise_values(elu, "elu", lambda x: np.where(x > 0, x, a * np.expm1(np.minimum(x, 0))), rng,
                             **kwargs)
     for alpha in (1.0, 0.5):
+        # ELU is smooth at 0 only for alpha = 1; otherwise 0 is a kink between alpha and 1
         _elementwise_gradients(elu, "elu", lambda x: np.where(x > 0, 1.0, alpha * np.exp(np.minimum(x, 0))),
-                               rng, alpha=alpha)
+                               rng, kink=None if alpha == 1.0 else (alpha, 1.0), alpha=alpha)
 
 
 def _check_maxout(maxout, rng):

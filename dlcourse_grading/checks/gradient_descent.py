@@ -607,10 +607,27 @@ def check_adam_step(adam_step):
 # --------------------------------------------------------------------------- exercise 7
 
 def _statistics(x: np.ndarray):
-    mean = x.mean(axis=0)
+    """Column means and population stds; a constant column gets its value and std 1.
+
+    Constant means all values equal, not a computed std of 0: rounding leaves most constant
+    columns a tiny std (the float64 mean of 1000 copies of 0.1 is not exactly 0.1).
+    """
+    constant = (x == x[:1]).all(axis=0)
+    mean = np.where(constant, x[0], x.mean(axis=0))
     std = np.sqrt(((x - mean) ** 2).mean(axis=0))
-    std = np.where(std == 0, 1.0, std)
-    return mean, std
+    return mean, np.where(constant, 1.0, std)
+
+
+def _constant_column_cases():
+    """Constant columns whose computed std is not exactly 0 (measured: float32 and float64 means of
+    1000 copies of 0.1 and of 30000.7 are off by an ulp or more), beside a column that varies."""
+    ramp = np.linspace(-1.0, 1.0, 1000)
+    # 30000.7: a float32 column mean of it is off by up to 0.25 (measured, NumPy's axis-0 mean), so
+    # that case asks for std 1 and no +-1 noise, not for an exact centering
+    for value, dtype, tol in ((0.1, "float32", 1e-4), (0.1, "float64", 1e-9), (30000.7, "float32", 0.5)):
+        x = np.column_stack([ramp, np.full(1000, value)]).astype(dtype)
+        yield (f"a constant column ({value:g} in all 1000 examples, whose computed std is tiny but not 0)",
+               x if dtype == "float64" else tf.constant(x), dtype, tol)
 
 
 def _standardize_cases(rng):
@@ -632,7 +649,7 @@ def _standardize_cases(rng):
     cases.append(("a single example (every column is constant)", x, "float64", 1e-9))
     x = (rng.normal(size=(30, 1)) * 4 + 1).astype(np.float32)
     cases.append(("a single feature", x, "float32", 1e-4))
-    return cases
+    return cases + list(_constant_column_cases())
 
 
 def _check_standardized(result, x64, mean, std, dtype, tol, what, given):
@@ -651,7 +668,8 @@ def _check_standardized(result, x64, mean, std, dtype, tol, what, given):
         got_std64 = as_array(got_std, f"{what}: std")
         constant = std == 1.0
         if np.any(constant & (got_std64 != 1.0)):
-            raise AssertionError(f"{what}: a column whose standard deviation is 0 must get std 1")
+            raise AssertionError(f"{what}: a constant column (all its values equal) must get std 1; rounding can "
+                                 "leave its computed std tiny but not 0, so look at the values themselves")
         assert_close(got_std, std, f"{what}: the std of each column (population std: divide by n, and subtract "
                                    "the mean before squaring)", rtol=max(stat_tol["rtol"], tol), atol=1e-12)
     expected = (x64 - mean) / std

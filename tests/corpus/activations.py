@@ -277,7 +277,9 @@ def sigmoid_derivative(s):
 def sigmoid_derivative(s):
     return sigmoid(s) * (1 - sigmoid(s))
 ''')),
-    Variant("sigmoid", "correct: exp(min(x, 0)) / (1 + exp(-|x|))", True, _cell('''
+    Variant("sigmoid", "exp(-|x|) in both branches, as an older hint said: tape gradient 0 at x = 0", False,
+            _SIGMOID),
+    Variant("sigmoid", "exp(min(x, 0)) / (1 + exp(-|x|)): tape gradient 1/2 at x = 0", False, _cell('''
 def sigmoid(x):
     x = ops.convert_to_tensor(x)
     return ops.exp(ops.minimum(x, 0.0)) / (1 + ops.exp(-ops.abs(x)))
@@ -285,6 +287,22 @@ def sigmoid(x):
 def sigmoid_derivative(s):
     return s - s * s
 ''')),
+    Variant("sigmoid", "correct: (1 + tanh(x / 2)) / 2", True, _cell('''
+def sigmoid(x):
+    x = ops.convert_to_tensor(x)
+    return 0.5 * (1 + ops.tanh(0.5 * x))
+''', '''
+def sigmoid_derivative(s):
+    return s - s * s
+''')),
+    Variant("sigmoid", "correct: where() on inputs clamped by where()", True, _cell('''
+def sigmoid(x):
+    x = ops.convert_to_tensor(x)
+    positive = x >= 0
+    safe = ops.where(positive, -x, x)  # always <= 0
+    e = ops.exp(safe)
+    return ops.where(positive, 1 / (1 + e), e / (1 + e))
+''', _SIG_D)),
     Variant("sigmoid", "correct: tf.where with clamped inputs in each branch", True, _cell('''
 def sigmoid(x):
     x = tf.convert_to_tensor(x)
@@ -357,7 +375,14 @@ def tanh(x):
 def tanh_derivative(t):
     return (1 - t) * (1 + t)
 ''')),
-    Variant("tanh", "correct: sign(x) (1 - e^-2|x|) / (1 + e^-2|x|)", True, _cell('''
+    Variant("tanh", "correct: 1 - 2 sigmoid(-2x), derivative 1 - t**2", True, _cell('''
+def tanh(x):
+    return 1 - 2 * sigmoid(-2 * ops.convert_to_tensor(x))
+''', '''
+def tanh_derivative(t):
+    return 1 - t ** 2
+''')),
+    Variant("tanh", "sign(x) (1 - e^-2|x|) / (1 + e^-2|x|): tape gradient 0 at x = 0", False, _cell('''
 def tanh(x):
     x = ops.convert_to_tensor(x)
     e = ops.exp(-2 * ops.abs(x))
@@ -525,6 +550,10 @@ def relu(x):
     Variant("relu_family", "relu in NumPy", False, _family(relu='''
 def relu(x):
     return np.maximum(np.asarray(x), 0)
+''')),
+    Variant("relu_family", "relu as (x + sqrt(x * x)) / 2: NaN gradient at 0", False, _family(relu='''
+def relu(x):
+    return (x + ops.sqrt(x * x)) / 2
 ''')),
     Variant("relu_family", "relu casts to float32", False, _family(relu='''
 def relu(x):

@@ -498,11 +498,12 @@ def standardize(x, mean=None, std=None):
     if mean is None:
         mean = ops.mean(x, axis=0)
         std = ops.std(x, axis=0)
-        std = ops.where(std == 0, ops.ones_like(std), std)
+        std = ops.where(ops.all(x == x[:1], axis=0), ops.ones_like(std), std)
     mean, std = ops.cast(mean, x.dtype), ops.cast(std, x.dtype)
     return (x - mean) / std, mean, std
 '''
-_NO_CONSTANT_COLUMN_RULE = ("        std = ops.where(std == 0, ops.ones_like(std), std)\n", "")
+_CONSTANT_COLUMN_RULE = "        std = ops.where(ops.all(x == x[:1], axis=0), ops.ones_like(std), std)\n"
+_NO_CONSTANT_COLUMN_RULE = (_CONSTANT_COLUMN_RULE, "")
 
 STANDARDIZE = [
     change("standardize", "returns NumPy arrays where the contract asks for tensors", False, _STANDARDIZE,
@@ -522,6 +523,10 @@ def standardize(x, mean=None, std=None):
 '''),
     change("standardize", "no special case for constant columns (0 / 0)", False, _STANDARDIZE,
            _NO_CONSTANT_COLUMN_RULE),
+    change("standardize", "detects a constant column by a computed std of 0 (rounding leaves it tiny)", False,
+           _STANDARDIZE, (_CONSTANT_COLUMN_RULE, "        std = ops.where(std == 0, ops.ones_like(std), std)\n")),
+    change("standardize", "treats a std below 1e-3 as a constant column", False, _STANDARDIZE,
+           (_CONSTANT_COLUMN_RULE, "        std = ops.where(std < 1e-3, ops.ones_like(std), std)\n")),
     change("standardize", "variance as mean(x**2) - mean(x)**2", False, _STANDARDIZE,
            ("ops.std(x, axis=0)", "ops.sqrt(ops.maximum(ops.mean(x * x, axis=0) - mean * mean, 0))")),
     change("standardize", "adds 1e-8 to the std instead of the constant-column rule", False, _STANDARDIZE,
@@ -548,12 +553,12 @@ def standardize(x, mean=None, std=None):
     return tf.constant(data), tf.constant(mean, dtype=data.dtype), tf.constant(std, dtype=data.dtype)
 '''),
     change("standardize", "divides by the variance", False, _STANDARDIZE, ("ops.std(", "ops.var(")),
-    change("standardize", "only centres (forgets to divide by the std)", False, _STANDARDIZE,
+    change("standardize", "only centers (forgets to divide by the std)", False, _STANDARDIZE,
            ("return (x - mean) / std,", "return x - mean,")),
     change("standardize", "one mean and std for the whole matrix" + VISIBLE, False, _STANDARDIZE,
            ("ops.mean(x, axis=0)", "ops.mean(x) * ops.ones(x.shape[1], dtype=x.dtype)"),
            ("ops.std(x, axis=0)", "ops.std(x) * ops.ones(x.shape[1], dtype=x.dtype)"), _NO_CONSTANT_COLUMN_RULE),
-    Variant("standardize", "correct: NumPy statistics, tensors of x's dtype", True, '''
+    Variant("standardize", "NumPy statistics, a constant column found by std == 0", False, '''
 def standardize(x, mean=None, std=None):
     data = np.array(x)
     if mean is None:
@@ -564,13 +569,26 @@ def standardize(x, mean=None, std=None):
     std = np.asarray(std, dtype=data.dtype)
     return tf.constant((data - mean) / std), tf.constant(mean), tf.constant(std)
 '''),
+    Variant("standardize", "correct: NumPy statistics, np.ptp for constant columns, tensors of x's dtype", True, '''
+def standardize(x, mean=None, std=None):
+    data = np.array(x)
+    if mean is None:
+        mean = data.mean(axis=0)
+        std = data.std(axis=0)
+        std[np.ptp(data, axis=0) == 0] = 1
+    mean = np.asarray(mean, dtype=data.dtype)
+    std = np.asarray(std, dtype=data.dtype)
+    return tf.constant((data - mean) / std), tf.constant(mean), tf.constant(std)
+'''),
     Variant("standardize", "correct: tf.nn.moments", True, '''
 def standardize(x, mean=None, std=None):
     x = tf.convert_to_tensor(x)
     if mean is None:
         mean, variance = tf.nn.moments(x, axes=[0])
         std = tf.sqrt(variance)
-        std = tf.where(tf.equal(std, 0), tf.ones_like(std), std)
+        constant = tf.equal(tf.reduce_max(x, axis=0), tf.reduce_min(x, axis=0))
+        std = tf.where(constant, tf.ones_like(std), std)
+        mean = tf.where(constant, x[0], mean)
     mean = tf.cast(mean, x.dtype)
     std = tf.cast(std, x.dtype)
     return (x - mean) / std, mean, std
