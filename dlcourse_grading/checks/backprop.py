@@ -42,8 +42,7 @@ from dlcourse_grading.checklib.references import central_differences, relative_e
 
 __all__ = [
     "check_mlp_forward", "check_mlp_backward", "check_mse_loss", "check_relative_error",
-    "check_numerical_gradient", "check_gradient_check", "check_activation_backward",
-    "check_softmax_cross_entropy",
+    "check_gradient_check", "check_activation_backward", "check_softmax_cross_entropy", "check_modular_net",
 ]
 
 GRAD_KEYS = ("W1", "b1", "W2", "b2", "X")
@@ -252,61 +251,7 @@ def check_relative_error(relative_error_fn):
                       what=f"relative_error on arrays of shapes {sa} and {sb}")
 
 
-# --------------------------------------------------------------------------- exercise 4: numerical gradient
-
-def _coupled(x):
-    """Entries interact (a left-over perturbation changes other entries' differences); large f'''."""
-    flat = np.asarray(x, dtype=np.float64).ravel()
-    return float(np.sum(flat * np.roll(flat, 1)) + np.sum(flat ** 3) + np.sum(np.sin(3 * flat)))
-
-
-def _as_tensor_sum(x):
-    t = tf.constant(x)
-    return tf.reduce_sum(tf.tanh(t) * t + tf.exp(0.5 * t))
-
-
-def _numpy_scalar(x):
-    return np.float64(np.sum(np.cos(x) * x ** 2) + np.prod(x.shape) * np.sum(x) ** 2)
-
-
-NUMERICAL_GRADIENT_CASES = [  # f, what the case is for, shape of x, h (None: the default)
-    (_coupled, "f(x) that couples neighbouring entries (returns a Python float)", (6,), None),
-    (_coupled, "f(x) that couples neighbouring entries", (3, 4), None),
-    (_numpy_scalar, "f(x) returning a NumPy float64", (2, 3, 2), None),
-    (_as_tensor_sum, "f(x) returning a 0-d float64 tf tensor", (4, 2), None),
-    (_coupled, "a one-entry x", (1,), None),
-    (_coupled, "f with a large third derivative and h=1e-2", (5,), 1e-2),
-    (_numpy_scalar, "h=1e-3", (1, 3), 1e-3),
-]
-
-
-@checked
-def check_numerical_gradient(numerical_gradient):
-    rng = case_rng("numerical_gradient")
-    for f, kind, shape, h in NUMERICAL_GRADIENT_CASES:
-        x = rng.normal(size=shape)
-        seen: list[tuple] = []
-
-        def recording(z, f=f):
-            seen.append(np.shape(z))
-            return f(z)
-
-        kwargs = {} if h is None else {"h": h}
-        what = f"{signature('numerical_gradient', 'f', 'x', **kwargs)} for {kind}, x of shape {shape}"
-        with no_autodiff(what):
-            grad = call(numerical_gradient, recording, x, what=what, **kwargs)  # x back bit for bit
-        if any(s != shape for s in seen):
-            raise AssertionError(f"{what}: f was called with an input of another shape than x")
-        if len(seen) < 2 * x.size:
-            raise AssertionError(f"{what}: f was called {len(seen)} times for {x.size} entries; central "
-                                 "differences need f(x + h e_i) and f(x - h e_i) for every entry i")
-        expected = central_differences(f, x, 1e-5 if h is None else h)
-        # The same arithmetic as the reference differs only by the order of two subtractions.
-        assert_result(grad, expected, what, dtype="float64", kind="array",
-                      rtol=1e-8, atol=1e-10 * max(1.0, float(np.abs(expected).max())))
-
-
-# --------------------------------------------------------------------------- exercise 5: gradient check
+# --------------------------------------------------------------------------- exercise 4: gradient check
 
 def _smooth(x):
     """Keeps x's dtype (so a float32 check really computes in float32)."""
@@ -438,7 +383,7 @@ def _check_threshold_boundary(gradient_check, rng):
             raise AssertionError(f"{what}: passed is {passed}; the contract says passed is error < threshold")
 
 
-# --------------------------------------------------------------------------- exercise 6: activation backward
+# --------------------------------------------------------------------------- exercise 5: activation backward
 
 ACT_CASES = [((), "float64", 4.0), ((7,), "float32", 4.0), ((4, 5), "float64", 4.0), ((2, 3, 4), "float32", 4.0),
              ((1, 1), "float64", 1.0), ((3, 6), "float32", 0.5)]
@@ -572,3 +517,121 @@ def check_softmax_cross_entropy(softmax_cross_entropy):
         ref_loss, ref_grad = _tape_cross_entropy(logits, y)
         assert_result(loss, ref_loss, f"{what}: loss", dtype=dtype, **_loss_tolerance(logits, dtype))
         assert_scaled(dlogits, ref_grad, f"{what}: dlogits", dtype, batch=int(logits.shape[0]))
+
+
+# --------------------------------------------------------------------------- exercise 7: modules
+
+AFFINE_CASES = [  # N, D, M, dtype, what the case is for
+    (4, 3, 5, "float64", "a small batch"),
+    (1, 3, 2, "float64", "a batch of one example"),
+    (5, 4, 4, "float64", "a square W (a transposed dW keeps its shape)"),
+    (6, 2, 3, "float32", "a float32 batch"),
+    (3, 1, 1, "float64", "one input and one output feature"),
+]
+
+NET3_CASES = [  # N, D, H1, H2, C, dtype, labels, what the case is for
+    (6, 4, 5, 3, 3, "float64", "one-hot", "a small batch"),
+    (1, 3, 4, 2, 2, "float64", "soft", "a batch of one example with soft labels"),
+    (5, 3, 3, 3, 3, "float64", "one-hot", "layers of one width (a cache of the wrong layer keeps its shape)"),
+    (8, 5, 4, 6, 4, "float32", "soft", "a float32 batch"),
+    (4, 2, 6, 5, 3, "float64", "dead", "a second hidden layer whose units are all inactive"),
+]
+NET3_KEYS = ("W1", "b1", "W2", "b2", "W3", "b3")
+
+
+def _affine_case(rng, N, D, M, dtype):
+    x, W, b, dout = (rng.normal(size=s) for s in ((N, D), (D, M), (M,), (N, M)))
+    return tuple(tf.constant(v, dtype) for v in (x, W, b * 2.0, dout))
+
+
+def _affine_traceable(affine_forward, affine_backward):
+    def run(x, W, b, dout):
+        out, cache = affine_forward(x, W, b)
+        return out, affine_backward(dout, cache)
+
+    specs = [tf.TensorSpec(s, tf.float32) for s in ((5, 3), (3, 4), (4,), (5, 4))]
+    assert_traceable(run, specs, "affine_forward and affine_backward")
+
+
+def _check_affine(affine_forward, affine_backward, rng):
+    for N, D, M, dtype, kind in AFFINE_CASES:
+        x, W, b, dout = _affine_case(rng, N, D, M, dtype)
+        case = f"x ({N}, {D}), W ({D}, {M}), b ({M},), {dtype}: {kind}"
+        what = f"affine_forward on {case}"
+        with no_autodiff(what):
+            out, cache = unpack(call(affine_forward, x, W, b, what=what), ("out", "cache"), what)
+        expected = to64(x) @ to64(W) + to64(b)
+        assert_result(out, expected, f"{what}: out", dtype=dtype, **scaled_tolerance(expected, dtype))
+        what = f"affine_backward(dout, cache) on {case}"
+        with no_autodiff(what):
+            grads = unpack(call(affine_backward, dout, cache, what=what), ("dx", "dW", "db"), what)
+        x64, W64 = tf.cast(x, tf.float64), tf.cast(W, tf.float64)
+        b64 = tf.cast(b, tf.float64)
+        with tf.GradientTape() as tape:
+            tape.watch([x64, W64, b64])
+            objective = tf.reduce_sum((tf.matmul(x64, W64) + b64) * tf.cast(dout, tf.float64))
+        references = tape.gradient(objective, [x64, W64, b64])
+        for got, reference, name in zip(grads, references, ("dx", "dW", "db")):
+            assert_scaled(got, to64(reference), f"{what}: {name}", dtype, batch=N)
+    _affine_traceable(affine_forward, affine_backward)
+
+
+def _net3_case(rng, N, D, H1, H2, C, dtype, labels):
+    sizes = {"W1": (D, H1), "b1": (H1,), "W2": (H1, H2), "b2": (H2,), "W3": (H2, C), "b3": (C,)}
+    params = {k: rng.normal(size=s) / (math.sqrt(s[0]) if len(s) == 2 else 2.0) for k, s in sizes.items()}
+    if labels == "dead":
+        params["b2"] = np.full(H2, -50.0)  # h2 = 0 everywhere: nothing flows below the head
+    X = rng.normal(size=(N, D)) * 2.0
+    y = one_hot_or_soft(rng, N, C, soft=labels == "soft", dtype=dtype)
+    return {k: tf.constant(v, dtype) for k, v in params.items()}, tf.constant(X, dtype), y
+
+
+def _tape_net3(X, y, params):
+    """The loss and its gradients by tf.GradientTape in float64, with TensorFlow's own ops."""
+    p64 = {k: tf.cast(v, tf.float64) for k, v in params.items()}
+    X64, y64 = tf.cast(X, tf.float64), tf.cast(y, tf.float64)
+    with tf.GradientTape() as tape:
+        tape.watch(list(p64.values()))
+        h1 = tf.nn.relu(tf.matmul(X64, p64["W1"]) + p64["b1"])
+        h2 = tf.nn.relu(tf.matmul(h1, p64["W2"]) + p64["b2"])
+        logits = tf.matmul(h2, p64["W3"]) + p64["b3"]
+        loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(y64, logits))
+    return to64(loss), {k: to64(v) for k, v in tape.gradient(loss, p64).items()}
+
+
+def _net3_gradients(grads, what):
+    if not isinstance(grads, dict):
+        raise AssertionError(f"{what}: return the gradients as a dict with keys {list(NET3_KEYS)}, "
+                             f"got {type(grads).__name__}")
+    missing = [k for k in NET3_KEYS if k not in grads]
+    if missing:
+        raise AssertionError(f"{what}: the grads dict has no key {missing[0]!r} (expected keys {list(NET3_KEYS)})")
+    return grads
+
+
+def _net3_traceable(three_layer_net):
+    keys_and_shapes = (("W1", (3, 4)), ("b1", (4,)), ("W2", (4, 4)), ("b2", (4,)), ("W3", (4, 2)), ("b3", (2,)))
+
+    def run(X, y, *values):
+        return three_layer_net(X, y, {k: v for (k, _), v in zip(keys_and_shapes, values)})
+
+    specs = [tf.TensorSpec(s, tf.float32) for s in [(5, 3), (5, 2)] + [s for _, s in keys_and_shapes]]
+    assert_traceable(run, specs, "three_layer_net")
+
+
+@checked
+def check_modular_net(affine_forward, affine_backward, three_layer_net):
+    rng = case_rng("modular_net")
+    _check_affine(affine_forward, affine_backward, rng)
+    for N, D, H1, H2, C, dtype, labels, kind in NET3_CASES:
+        params, X, y = _net3_case(rng, N, D, H1, H2, C, dtype, labels)
+        what = f"three_layer_net on N={N}, D={D}, H1={H1}, H2={H2}, C={C}, {dtype}: {kind}"
+        with no_autodiff(what):
+            loss, grads = unpack(call(three_layer_net, X, y, dict(params), what=what), ("loss", "grads"), what)
+        ref_loss, references = _tape_net3(X, y, params)
+        assert_result(loss, ref_loss, f"{what}: loss (a 0-d tensor)", dtype=dtype,
+                      **scaled_tolerance(ref_loss, dtype))
+        grads = _net3_gradients(grads, what)
+        for key in NET3_KEYS:
+            assert_scaled(grads[key], references[key], f"{what}: grads[{key!r}]", dtype, batch=N)
+    _net3_traceable(three_layer_net)

@@ -302,114 +302,6 @@ def relative_error(a, b, eps=1e-8):
 '''),
 ]
 
-# ----------------------------------------------------------------------------- numerical_gradient
-
-# The reference: central differences on a float64 copy, each entry put back after use.
-_NUMGRAD = '''
-def numerical_gradient(f, x, h=1e-5):
-    x = np.array(x, dtype=np.float64)
-    grad = np.zeros_like(x)
-    for index in np.ndindex(x.shape):
-        keep = x[index]
-        x[index] = keep + h
-        f_plus = float(f(x))
-        x[index] = keep - h
-        f_minus = float(f(x))
-        x[index] = keep
-        grad[index] = (f_plus - f_minus) / (2 * h)
-    return grad
-'''
-_NO_RESTORE = (  # steps x[index] by +h and -2h and never puts the entry back
-    ("        keep = x[index]\n        x[index] = keep + h\n", "        x[index] += h\n"),
-    ("        x[index] = keep - h\n", "        x[index] -= 2 * h\n"),
-    ("        x[index] = keep\n", ""),
-)
-
-NUMGRAD = [
-    change("numerical_gradient", "returns a tensor where the contract asks for a NumPy array", False, _NUMGRAD,
-           ("    return grad\n", "    return tf.constant(grad)\n")),
-    change("numerical_gradient", "forward difference (f(x + h) - f(x)) / h", False, _NUMGRAD,
-           ("    grad = np.zeros_like(x)\n", "    grad = np.zeros_like(x)\n    f_x = float(f(x))\n"),
-           ("        f_plus = float(f(x))\n        x[index] = keep - h\n        f_minus = float(f(x))\n"
-            "        x[index] = keep\n        grad[index] = (f_plus - f_minus) / (2 * h)\n",
-            "        grad[index] = (float(f(x)) - f_x) / h\n        x[index] = keep\n")),
-    change("numerical_gradient", "divides by h instead of 2h" + VISIBLE, False, _NUMGRAD, ("/ (2 * h)", "/ h")),
-    change("numerical_gradient", "does not put the entry back (x drifts by -h per entry)", False, _NUMGRAD,
-           *_NO_RESTORE),
-    change("numerical_gradient", "perturbs the caller's x in place and never restores it", False, _NUMGRAD,
-           *_NO_RESTORE,
-           ("    x = np.array(x, dtype=np.float64)\n    grad = np.zeros_like(x)\n", "    grad = np.zeros(x.shape)\n")),
-    change("numerical_gradient", "computes in float32", False, _NUMGRAD,
-           ("np.float64", "np.float32"), ("f_plus = float(f(x))", "f_plus = f(x)"),
-           ("f_minus = float(f(x))", "f_minus = f(x)")),
-    change("numerical_gradient", "ignores the h argument", False, _NUMGRAD,
-           ("    x = np.array", "    step = 1e-5\n    x = np.array"),
-           ("keep + h", "keep + step"), ("keep - h", "keep - step"), ("(2 * h)", "(2 * step)")),
-    change("numerical_gradient", "loops over the first axis only (1-D thinking)", False,
-           _NUMGRAD.replace("[index]", "[i]"),
-           ("for index in np.ndindex(x.shape):", "for i in range(len(x)):"),
-           ("keep = x[i]\n", "keep = x[i].copy()\n")),
-    Variant("numerical_gradient", "perturbs every entry at once", False, '''
-def numerical_gradient(f, x, h=1e-5):
-    x = np.asarray(x, dtype=np.float64)
-    slope = (float(f(x + h)) - float(f(x - h))) / (2 * h)
-    return np.full(x.shape, slope / x.size)
-'''),
-    change("numerical_gradient", "asks tf.GradientTape when it can", False, _NUMGRAD,
-           ("    grad = np.zeros_like(x)\n", '''\
-    try:
-        t = tf.constant(x)
-        with tf.GradientTape() as tape:
-            tape.watch(t)
-            y = f(t)
-        g = tape.gradient(y, t)
-        if g is not None:
-            return g.numpy()
-    except Exception:
-        pass
-    grad = np.zeros_like(x)
-''')),
-    Variant("numerical_gradient", "correct: a flat copy and a unit vector e_i (x never mutated)", True, '''
-def numerical_gradient(f, x, h=1e-5):
-    x = np.asarray(x, dtype=np.float64)
-    grad = np.empty(x.size)
-    for i in range(x.size):
-        e = np.zeros(x.size)
-        e[i] = h
-        e = e.reshape(x.shape)
-        grad[i] = (float(f(x + e)) - float(f(x - e))) / (2 * h)
-    return grad.reshape(x.shape)
-'''),
-    Variant("numerical_gradient", "in place on the caller's x, restored by arithmetic (changed by rounding)", False, '''
-def numerical_gradient(f, x, h=1e-5):
-    grad = np.zeros(x.shape, dtype=np.float64)
-    it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
-    while not it.finished:
-        i = it.multi_index
-        x[i] += h
-        up = f(x)
-        x[i] -= 2 * h
-        down = f(x)
-        x[i] += h
-        grad[i] = (float(up) - float(down)) / (2 * h)
-        it.iternext()
-    return grad
-'''),
-    Variant("numerical_gradient", "correct: in place on the caller's x, the saved value put back", True, '''
-def numerical_gradient(f, x, h=1e-5):
-    grad = np.zeros(x.shape, dtype=np.float64)
-    for i in np.ndindex(x.shape):
-        old = x[i]
-        x[i] = old + h
-        up = float(f(x))
-        x[i] = old - h
-        down = float(f(x))
-        x[i] = old
-        grad[i] = (up - down) / (2 * h)
-    return grad
-'''),
-]
-
 # ----------------------------------------------------------------------------- gradient_check
 
 # Both gradients at a float64 copy of x, compared with the relative_error helper.
@@ -671,4 +563,112 @@ def softmax_cross_entropy(logits, y):
 '''),
 ]
 
-VARIANTS = NET + MSE + RELERR + NUMGRAD + GRADCHECK + ACT + CE
+
+# ----------------------------------------------------------------------------- modular_net
+
+_AFFINE = '''
+def affine_forward(x, W, b):
+    return ops.matmul(x, W) + b, (x, W)
+
+
+def affine_backward(dout, cache):
+    x, W = cache
+    return ops.matmul(dout, ops.transpose(W)), ops.matmul(ops.transpose(x), dout), ops.sum(dout, axis=0)
+'''
+_NET3 = '''
+def three_layer_net(X, y, params):
+    z1, c1 = affine_forward(X, params["W1"], params["b1"])
+    h1 = ops.maximum(z1, 0)
+    z2, c2 = affine_forward(h1, params["W2"], params["b2"])
+    h2 = ops.maximum(z2, 0)
+    logits, c3 = affine_forward(h2, params["W3"], params["b3"])
+    loss, dlogits = softmax_cross_entropy(logits, y)
+    dh2, dW3, db3 = affine_backward(dlogits, c3)
+    dh1, dW2, db2 = affine_backward(relu_backward(dh2, h2), c2)
+    _, dW1, db1 = affine_backward(relu_backward(dh1, h1), c1)
+    return loss, {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2, "W3": dW3, "b3": db3}
+'''
+_MODULAR = _AFFINE + _NET3
+
+MODULAR = [
+    change("modular_net", "affine_backward averages db over the batch instead of summing", False, _MODULAR,
+           ("ops.sum(dout, axis=0)", "ops.mean(dout, axis=0)")),
+    change("modular_net", "affine_backward divides dW by the batch size (the 1/N is already in dout)", False,
+           _MODULAR, ("ops.matmul(ops.transpose(x), dout),",
+                      "ops.matmul(ops.transpose(x), dout) / ops.cast(ops.shape(x)[0], x.dtype),")),
+    change("modular_net", "affine_backward: dx = dout W instead of dout W^T (fits square W only)", False, _MODULAR,
+           ("return ops.matmul(dout, ops.transpose(W)),", "return ops.matmul(dout, W) if W.shape[0] == W.shape[1] "
+            "else ops.matmul(dout, ops.transpose(W)),")),
+    change("modular_net", "affine_backward: dW = x^T dout transposed (fits square W only)", False, _MODULAR,
+           ("ops.matmul(ops.transpose(x), dout),", "(ops.transpose(ops.matmul(ops.transpose(x), dout)) "
+            "if W.shape[0] == W.shape[1] else ops.matmul(ops.transpose(x), dout)),")),
+    change("modular_net", "the second ReLU's backward uses the first layer's output (wrong cache)", False, _MODULAR,
+           ("relu_backward(dh2, h2)", "relu_backward(dh2, h1 if h1.shape == h2.shape else h2)")),
+    change("modular_net", "forgets the first ReLU's mask on the way down", False, _MODULAR,
+           ("relu_backward(dh1, h1)", "dh1")),
+    change("modular_net", "a ReLU after the last affine layer too (on the logits)", False, _MODULAR,
+           ("logits, c3 = affine_forward(h2, params[\"W3\"], params[\"b3\"])",
+            "logits, c3 = affine_forward(h2, params[\"W3\"], params[\"b3\"])\n    logits = ops.maximum(logits, 0)")),
+    change("modular_net", "sums the loss over the batch (and its gradient): N times too large", False, _MODULAR,
+           ("    loss, dlogits = softmax_cross_entropy(logits, y)\n",
+            "    loss, dlogits = softmax_cross_entropy(logits, y)\n    n = ops.cast(ops.shape(X)[0], X.dtype)\n"
+            "    loss, dlogits = loss * n, dlogits * n\n")),
+    change("modular_net", "takes b1's gradient from the second layer (off by one layer)", False, _MODULAR,
+           ('"b1": db1,', '"b1": db2 if db2.shape == db1.shape else db1,')),
+    change("modular_net", "casts to float32 on the way", False, _MODULAR,
+           ("    z1, c1 = affine_forward(X, params", "    X = ops.cast(X, \"float32\")\n    params = {k: ops.cast(v, \"float32\") for k, v in params.items()}\n    z1, c1 = affine_forward(X, params")),
+    change("modular_net", "affine_forward in NumPy", False, _MODULAR,
+           ("    return ops.matmul(x, W) + b, (x, W)",
+            "    out = np.asarray(x) @ np.asarray(W) + np.asarray(b)\n    return tf.constant(out), (x, W)")),
+    Variant("modular_net", "asks tf.GradientTape for the gradients", False, _AFFINE + '''
+def three_layer_net(X, y, params):
+    with tf.GradientTape() as tape:
+        tape.watch(list(params.values()))
+        h1 = ops.maximum(affine_forward(X, params["W1"], params["b1"])[0], 0)
+        h2 = ops.maximum(affine_forward(h1, params["W2"], params["b2"])[0], 0)
+        loss, _ = softmax_cross_entropy(affine_forward(h2, params["W3"], params["b3"])[0], y)
+    return loss, tape.gradient(loss, dict(params))
+'''),
+    change("modular_net", "names the gradients dW1, db1, ...", False, _MODULAR,
+           ('return loss, {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2, "W3": dW3, "b3": db3}',
+            'return loss, {"dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2, "dW3": dW3, "db3": db3}')),
+    Variant("modular_net", "correct: a loop over layers with caches in a list, transpose_a matmuls", True, '''
+def affine_forward(x, W, b):
+    return tf.matmul(x, W) + b, {"x": x, "W": W}
+
+
+def affine_backward(dout, cache):
+    dx = tf.matmul(dout, cache["W"], transpose_b=True)
+    dW = tf.matmul(cache["x"], dout, transpose_a=True)
+    return dx, dW, tf.reduce_sum(dout, axis=0)
+
+
+def three_layer_net(X, y, params):
+    h, caches = X, []
+    for i in (1, 2, 3):
+        z, cache = affine_forward(h, params[f"W{i}"], params[f"b{i}"])
+        h = z if i == 3 else tf.maximum(z, tf.zeros_like(z))
+        caches.append((cache, h))
+    loss, d = softmax_cross_entropy(h, y)
+    grads = {}
+    for i in (3, 2, 1):
+        cache, out = caches[i - 1]
+        if i < 3:
+            d = relu_backward(d, out)
+        d, grads[f"W{i}"], grads[f"b{i}"] = affine_backward(d, cache)
+    return loss, grads
+'''),
+    Variant("modular_net", "correct: einsum, the cache also keeps b, masks recomputed from z", True, '''
+def affine_forward(x, W, b):
+    return ops.einsum("nd,dm->nm", x, W) + b, (x, W, b)
+
+
+def affine_backward(dout, cache):
+    x, W, b = cache
+    return ops.einsum("nm,dm->nd", dout, W), ops.einsum("nd,nm->dm", x, dout), ops.sum(dout, axis=0)
+''' + _NET3.replace("relu_backward(dh2, h2)", "dh2 * ops.cast(z2 > 0, dh2.dtype)")
+              .replace("relu_backward(dh1, h1)", "dh1 * ops.cast(z1 > 0, dh1.dtype)")),
+]
+
+
+VARIANTS = NET + MSE + RELERR + GRADCHECK + ACT + CE + MODULAR
