@@ -7,9 +7,9 @@ grades one copy with `course grade-class` on local workers and one on a real `da
 with the same number of `dask worker` processes on 127.0.0.1, checks that the well-behaved
 submissions get identical scores, and prints the throughput of each (submissions per
 worker-minute), the cluster path's overhead against the local one, per notebook the kernel's
-own execution time against everything else grading spends on it, and how many workers grade
-2,000 submissions of each chapter in 15 minutes. A benchmark, not a test: numbers depend on
-the machine.
+own execution time against everything else grading spends on it (by step of the worker), and
+how many workers grade 2,000 submissions of each chapter in 15 minutes. All chapters present
+unless `--chapters` names some. A benchmark, not a test: numbers depend on the machine.
 """
 from __future__ import annotations
 
@@ -34,6 +34,37 @@ from dlcourse_grading.settings import GradingSettings  # noqa: E402
 
 #: The sizing question of a large class: every submission of a chapter graded within this.
 SIZING_SUBMISSIONS, SIZING_MINUTES = 2000, 15
+
+
+#: The rows of the per-notebook breakdown: (label, the worker's step names it adds up).
+BREAKDOWN = [
+    ("private course dir + gradebook copy", ("prepare",)),
+    ("assignment set-up (once per worker)", ("assignment set-up",)),
+    ("kernel start (fork from the zygote)", ("kernel start",)),
+    ("kernel ready (client, start-up line)", ("kernel ready",)),
+    ("tamper audits after test cells", ("tamper audits",)),
+    ("kernel shutdown", ("kernel shutdown",)),
+    ("rest of autograde (sanitize, gradebook)", ()),  # autograde minus the rows above and the cells
+    ("feedback (grades, HTML)", ("feedback",)),
+    ("kill strays + read back the results", ("kill strays", "read back")),
+]
+KERNEL_STEPS = ("kernel start", "kernel ready", "tamper audits", "kernel shutdown")
+
+
+def breakdown(run) -> dict:
+    """Seconds per graded notebook by step, the kernel's own cell time apart."""
+    jobs = [j for j in run.jobs if j.status == "graded" and j.steps]
+    mean = lambda f: sum(f(j) for j in jobs) / len(jobs)  # noqa: E731
+    rows = {"kernel running cells": mean(lambda j: j.kernel_seconds)}
+    for label, names in BREAKDOWN:
+        if names:
+            rows[label] = mean(lambda j: sum(j.steps.get(n, 0.0) for n in names))
+        else:
+            rows[label] = mean(lambda j: j.steps.get("autograde", 0.0) - j.kernel_seconds
+                               - sum(j.steps.get(n, 0.0) for n in KERNEL_STEPS))
+    rows["unaccounted"] = mean(lambda j: j.seconds) - sum(rows.values())
+    rows["grading overhead (all but the cells)"] = mean(lambda j: j.seconds - j.kernel_seconds)
+    return rows
 
 
 def summary(name: str, run, workers: int) -> dict:
@@ -76,6 +107,9 @@ def main() -> int:
         print(table.to_string(float_format=lambda v: f"{v:.2f}"))
         overhead = remote.seconds / local.seconds - 1
         print(f"\ncluster path against local: {overhead:+.1%} wall time (target: within 10%)")
+        steps = pd.DataFrame({"local workers": breakdown(local), "Dask cluster": breakdown(remote)})
+        print("\nper notebook, in a worker (s):")
+        print(steps.to_string(float_format=lambda v: f"{v:.3f}"))
         print(f"scores on the {sum(map(len, well_behaved.values()))} well-behaved submissions: "
               f"{'identical' if same else 'DIFFERENT'}")
         print(f"\nsizing: workers (one core each) to grade {SIZING_SUBMISSIONS} submissions of a chapter "
@@ -83,8 +117,9 @@ def main() -> int:
         for ch in ids:
             jobs = [j for j in remote.jobs if j.assignment == ch]
             seconds = sum(j.seconds for j in jobs) / len(jobs)
-            print(f"  {ch:<22} {seconds:5.2f} s per submission -> "
-                  f"{math.ceil(SIZING_SUBMISSIONS * seconds / (SIZING_MINUTES * 60))} workers")
+            kernel = sum(j.kernel_seconds for j in jobs) / len(jobs)
+            print(f"  {ch:<22} {seconds:5.2f} s per submission (kernel {kernel:4.2f} + overhead "
+                  f"{seconds - kernel:4.2f}) -> {math.ceil(SIZING_SUBMISSIONS * seconds / (SIZING_MINUTES * 60))} workers")
         return 0 if same else 1
 
 

@@ -141,3 +141,52 @@ def test_guard_watches_every_keras_namespace_the_chapters_extend():
             "print(sorted(guard.changes()))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == str(sorted(replaced))
+
+
+def test_private_gradebook_is_shared_within_one_submission_only(tmp_path):
+    """The worker's lighter private gradebook: inside one submission every nbgrader Gradebook
+    shares one engine and sees what the previous one committed; the next submission's copy
+    holds nothing of it, and once a submission is done its file is an ordinary gradebook."""
+    import shutil
+
+    from nbgrader.api import Gradebook
+
+    from dlcourse_grading.engine import fastpaths
+    from dlcourse_grading.paths import venv_on_path
+
+    venv_on_path()  # nbgrader asks alembic for the schema version of a new gradebook
+    fastpaths.install()
+    template = tmp_path / "template.db"
+    Gradebook(f"sqlite:///{template}", "course").close()
+    for number, student in enumerate(("ann", "bob")):
+        path = tmp_path / f"submission-{number}.db"
+        shutil.copyfile(template, path)
+        url = f"sqlite:///{path}"
+        with fastpaths.private_gradebook(url) as engine:
+            with Gradebook(url, "course") as gb:
+                assert gb.engine is engine
+                gb.add_student(student)
+            with Gradebook(url, "course") as gb:
+                assert [s.id for s in gb.students] == [student]
+        assert url not in fastpaths._PRIVATE
+        with Gradebook(url, "course") as gb:
+            assert gb.engine is not engine and [s.id for s in gb.students] == [student]
+
+
+def test_cached_highlighting_is_nbconverts_own():
+    """Feedback highlighting, cached per worker, gives nbconvert's own HTML; metadata other than
+    magics_language (execution timestamps differ in every run) does not change it."""
+    from markupsafe import escape
+    from nbconvert.filters.highlight import Highlight2HTML, _pygments_highlight
+    from pygments.formatters import HtmlFormatter
+
+    from dlcourse_grading.engine import fastpaths
+
+    fastpaths.install()
+    source = "def f(x):\n    return x + 1  # a comment\n"
+    plain = _pygments_highlight(source, HtmlFormatter(cssclass=escape(" highlight hl-ipython3")), "ipython3")
+    highlight = Highlight2HTML(pygments_lexer="ipython3")
+    assert highlight(source, metadata={"execution": {"a": 1}}) == plain
+    assert highlight(source, metadata={"execution": {"b": 2}}) == plain
+    bash = _pygments_highlight(source, HtmlFormatter(cssclass=escape(" highlight hl-ipython3")), "bash")
+    assert highlight(source, metadata={"magics_language": "bash"}) == bash != plain

@@ -55,6 +55,7 @@ class Job:
     status: str = "pending"   # graded, or lost (no worker could finish it: zeros, needs a look)
     attempts: int = 0
     kernel_seconds: float = 0.0
+    steps: dict = field(default_factory=dict)
 
 
 # ----------------------------------------------------------------------------- driver side
@@ -240,7 +241,7 @@ def _grade_all(settings, jobs, recorder, outcomes, progress, on_dispatch) -> Non
         job = by_key[outcome.key]
         job.seconds, job.error, job.status, job.attempts = (outcome.seconds, outcome.error,
                                                             outcome.status, outcome.attempts)
-        job.kernel_seconds = outcome.kernel_seconds
+        job.kernel_seconds, job.steps = outcome.kernel_seconds, outcome.steps
         try:
             recorder.record(outcome)
         except Exception as exc:  # noqa: BLE001 - this submission is not recorded; the rest are

@@ -1,11 +1,20 @@
 """Work a grading worker would otherwise repeat for every submission, done once per worker.
 
-Both are caches in front of libraries, with the libraries' own results: nbconvert compiles its
-Jinja templates again for every feedback page (about 0.13 s each), and nbgrader checks its own
-metadata JSON schema again for every cell of every notebook (about 0.1 s per notebook), before
-validating the cell against it. Measured with cProfile on a worker grading chapter 1.
+Caches in front of libraries, with the libraries' own results: nbconvert compiles its Jinja
+templates again for every feedback page (about 0.13 s each); nbgrader checks its own metadata
+JSON schema again for every cell of every notebook (about 0.1 s per notebook), before
+validating the cell against it; Pygments highlights the same locked and test cells in every
+student's feedback (0.09 s of chapter 1's 0.13 s of template rendering). Measured with cProfile
+and timers on a worker grading chapter 1 (benchmarks/worker_profile.py).
+
+And a lighter private gradebook (:func:`private_gradebook`): nbgrader opens its gradebook about
+eleven times per submission, each time with a new SQLAlchemy engine that inspects the schema and
+creates any missing table, and commits once per cell.
 """
 from __future__ import annotations
+
+import json
+from contextlib import contextmanager
 
 import jinja2
 import jsonschema
@@ -47,9 +56,104 @@ class _SchemaValidators:
         return getattr(jsonschema, name)
 
 
+class _HighlightCache:
+    """Highlighted HTML by everything nbconvert's Highlight2HTML reads: its lexer and formatter
+    options, the source, the language and, of the cell's metadata, ``magics_language`` (nbconvert
+    7's _pygments_highlight reads nothing else; the rest, e.g. execution timestamps, differs in
+    every run). Bounded: cleared when full."""
+
+    LIMIT = 20000
+
+    def __init__(self, highlight):
+        self.highlight, self.store = highlight, {}
+
+    def __call__(self, filt, source, language=None, metadata=None):
+        magics = metadata.get("magics_language") if metadata else None
+        key = (filt.pygments_lexer, json.dumps(filt.extra_formatter_options, sort_keys=True, default=repr),
+               source, language, magics)
+        html = self.store.get(key)
+        if html is None:
+            if len(self.store) >= self.LIMIT:
+                self.store.clear()
+            html = self.store[key] = self.highlight(filt, source, language, metadata)
+        return html
+
+
+#: Engines of the private gradebooks being graded, by URL (see private_gradebook).
+_PRIVATE: dict[str, object] = {}
+
+
+@contextmanager
+def private_gradebook(db_url: str):
+    """While inside, every nbgrader Gradebook opened on `db_url` (a worker's private SQLite copy
+    of a gradebook nbgrader made) shares one engine: nbgrader's schema inspection and table
+    creation are skipped (the tables are nbgrader's own, made when the copy's original was), and
+    SQLite does not sync to disk on every commit (the file is thrown away after this
+    submission). Nothing is shared between submissions: each has its own file and engine."""
+    from sqlalchemy import create_engine, event
+
+    engine = create_engine(db_url, future=True)
+
+    @event.listens_for(engine, "connect")
+    def _throwaway(dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA synchronous=OFF")
+        cursor.execute("PRAGMA journal_mode=MEMORY")
+        cursor.close()
+
+    _PRIVATE[db_url] = engine
+    try:
+        yield engine
+    finally:
+        del _PRIVATE[db_url]
+        engine.dispose()
+
+
+def _install_gradebook() -> None:
+    from nbgrader import api
+    from sqlalchemy.orm import scoped_session, sessionmaker
+
+    if getattr(api.Gradebook, "_course_private", False):
+        return
+    init, close = api.Gradebook.__init__, api.Gradebook.close
+
+    def __init__(self, db_url, course_id="default_course", authenticator=None):
+        engine = _PRIVATE.get(db_url)
+        if engine is None:
+            return init(self, db_url, course_id, authenticator)
+        # nbgrader 0.9's __init__ without the engine, the inspection and create_all
+        self.engine = engine
+        self.db = scoped_session(sessionmaker(autoflush=True, bind=engine, future=True))
+        self.check_course(course_id=course_id)
+        self.course_id = course_id
+        self.authenticator = authenticator
+        self._shared_engine = True
+
+    def close_(self):
+        if getattr(self, "_shared_engine", False):
+            self.db.remove()  # the engine stays for the submission's next Gradebook
+        else:
+            close(self)
+
+    api.Gradebook.__init__, api.Gradebook.close = __init__, close_
+    api.Gradebook._course_private = True
+
+
 def install() -> None:
     from nbconvert.exporters.templateexporter import TemplateExporter
+    from nbconvert.filters.highlight import Highlight2HTML
     from nbgrader.nbgraderformat import common
+
+    _install_gradebook()
+    if getattr(TemplateExporter, "_course_caches", False):
+        return  # a second Worker in this process (a Dask worker): installed once
+    TemplateExporter._course_caches = True
+    cache_highlight = _HighlightCache(Highlight2HTML.__call__)
+
+    def highlight(self, source, language=None, metadata=None):
+        return cache_highlight(self, source, language, metadata)
+
+    Highlight2HTML.__call__ = highlight
 
     cache = _MemoryBytecodeCache()
     create = TemplateExporter._create_environment

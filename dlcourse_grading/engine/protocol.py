@@ -84,6 +84,7 @@ class Outcome:
     fork: bool = False                             # whether its kernels were forked from a zygote
     seconds: float = 0.0          # the whole submission, in the worker
     kernel_seconds: float = 0.0   # of which its cells ran in the kernel (the rest is grading overhead)
+    steps: dict = field(default_factory=dict)  # seconds by step of grading (worker.py), for the benchmarks
     error: str = ""
     attempts: int = 1
 
