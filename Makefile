@@ -6,8 +6,10 @@ PYTHON ?= $(shell for p in /usr/bin/python3.11 python3.11 python3; do command -v
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The book's MathJax, from npm (the version is in dlcourse_grading/book.py).
+MATHJAX := .mathjax/node_modules/mathjax/es5/tex-mml-chtml.js
 
-.PHONY: install example-class test manifest release lab hub chromium clean
+.PHONY: install example-class test manifest release lab hub chromium book clean
 
 install: $(STAMP)
 
@@ -26,7 +28,7 @@ $(STAMP): requirements.txt pyproject.toml student/pyproject.toml
 example-class: $(STAMP)
 	$(BIN)/course example-class
 
-test: $(STAMP) chromium
+test: $(STAMP) chromium $(MATHJAX)
 	$(BIN)/python -m pytest
 
 # Debian's Chromium for the classroom's browser tests (they run as root, like CI, because the
@@ -36,6 +38,15 @@ chromium:
 	  export DEBIAN_FRONTEND=noninteractive; \
 	  apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; \
 	fi
+
+# The course as a static book in build/book/html/ (lectures executed, assignments as released).
+# MathJax comes from the npm registry once, at set-up, so that neither the build nor the site
+# needs the network afterwards (the book's test uses it too).
+$(MATHJAX): | $(STAMP)
+	$(BIN)/course book --install-mathjax
+
+book: $(STAMP) $(MATHJAX)
+	$(BIN)/course book
 
 manifest: $(STAMP)
 	$(BIN)/course manifest --write

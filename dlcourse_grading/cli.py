@@ -8,6 +8,7 @@
     course report [--root DIR]          instructor report (HTML) and a grades file per exercise
     course hub [--base DIR] [--port P]  a real JupyterHub classroom on loopback (as root)
     course postgres start|stop          a throwaway PostgreSQL server for the gradebook (COURSE_DB_URL)
+    course book [--executed DIR]        the course as a static HTML book in build/book/html/ (offline)
 """
 from __future__ import annotations
 
@@ -181,6 +182,25 @@ def cmd_hub(args) -> int:
     return 0
 
 
+def cmd_book(args) -> int:
+    from dlcourse_grading import book
+
+    try:
+        if args.install_mathjax:
+            print(f"MathJax: {book.install_mathjax().relative_to(ROOT)}")
+            return 0
+        started = time.perf_counter()
+        built = book.build(Path(args.out).resolve(), executed=Path(args.executed).resolve() if args.executed else None,
+                           timeout=args.cell_timeout)
+    except book.BookError as err:
+        print(f"course book: {err}", file=sys.stderr)
+        return 1
+    for step, seconds in built.seconds.items():
+        print(f"  {step:<40}{seconds:>7.1f} s")
+    print(f"book: {built.index}   ({time.perf_counter() - started:.0f} s; it loads nothing from the network)")
+    return 0
+
+
 def cmd_example_class(args) -> int:
     import pandas as pd
 
@@ -256,6 +276,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--base", default="/srv/course-classroom", help="homes, exchange and hub state")
     p.add_argument("--port", type=int, default=None, help="public port (default: a free one)")
     p.set_defaults(func=cmd_hub)
+    p = sub.add_parser("book", help="build the course as a static HTML book (executed lectures, release assignments)")
+    p.add_argument("--executed", default=None, metavar="DIR",
+                   help="take the executed lectures from DIR/NN_topic.ipynb instead of executing them")
+    p.add_argument("--out", default=str(ROOT / "build" / "book"), help="the book's folder (the site is OUT/html)")
+    p.add_argument("--cell-timeout", type=int, default=120, help="seconds per lecture cell")
+    p.add_argument("--install-mathjax", action="store_true",
+                   help="only install MathJax from the npm registry into .mathjax/ (once; the set-up step)")
+    p.set_defaults(func=cmd_book)
     sub.add_parser("example-class", help="release, grade the example class, print the score table").set_defaults(func=cmd_example_class)
     args = parser.parse_args(argv)
     return args.func(args)

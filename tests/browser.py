@@ -1,7 +1,7 @@
-"""Playwright driving Debian's Chromium (headless) through the classroom's JupyterHub.
+"""Playwright driving Debian's Chromium (headless) through the classroom's JupyterHub and the book.
 
-Each step that a person would see is saved as a numbered screenshot under OUTPUT; the list is
-printed at the end of the test run.
+Each step that a person would see is saved as a numbered screenshot, the classroom's under OUTPUT
+and the book's pages under test-output/book/; the lists are printed at the end of the test run.
 """
 from __future__ import annotations
 
@@ -20,7 +20,29 @@ CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-q
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 TIMEOUT_MS = 120_000  # JupyterLab's first load and a validation run can take a while on 2 cores
 
-SCREENSHOTS: list[Path] = []
+
+class Screenshots:
+    """Numbered screenshots of one test's pages in one folder, listed at the end of the run."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.paths: list[Path] = []
+
+    def clear(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.folder.mkdir(parents=True)
+        self.paths.clear()
+
+    def take(self, page: Page, name: str) -> Path:
+        path = self.folder / f"{len(self.paths) + 1:02d}_{name}.png"
+        page.screenshot(path=str(path))
+        self.paths.append(path)
+        return path
+
+
+CLASSROOM = Screenshots(OUTPUT)
+BOOK = Screenshots(ROOT / "test-output" / "book")  # tests/test_book.py
+SCREENSHOTS = CLASSROOM.paths
 
 
 @contextlib.contextmanager
@@ -34,16 +56,11 @@ def browser():
 
 
 def clear_output() -> None:
-    shutil.rmtree(OUTPUT, ignore_errors=True)
-    OUTPUT.mkdir(parents=True)
-    SCREENSHOTS.clear()
+    CLASSROOM.clear()
 
 
 def shot(page: Page, name: str) -> Path:
-    path = OUTPUT / f"{len(SCREENSHOTS) + 1:02d}_{name}.png"
-    page.screenshot(path=str(path))
-    SCREENSHOTS.append(path)
-    return path
+    return CLASSROOM.take(page, name)
 
 
 @contextlib.contextmanager

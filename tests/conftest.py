@@ -1,12 +1,32 @@
 """Shared fixtures and the strength table printed at the end of the run."""
 from __future__ import annotations
 
+import os
+
+import pytest
+
 import dlcourse  # noqa: F401  (quiet TensorFlow before anything imports it)
+from tests.kernels import LectureRuns
 
 STRENGTH_ROWS: list[tuple[str, str, int, int, int, int]] = []
 ADVERSARIAL_ROWS: list[tuple[str, str, float, float]] = []
 RUN_ROWS: list[tuple[str, float, float]] = []  # notebook, seconds, kernel peak RSS (MB)
 CLASSROOM_ROWS: list[tuple[str, float]] = []  # step of the hub round trip, seconds
+BOOK_ROWS: list[tuple[str, float]] = []  # step of the book's build and browser check, seconds
+
+
+@pytest.fixture(scope="session")
+def lecture_runs(tmp_path_factory) -> LectureRuns:
+    """The lectures executed in this session (each once), for the lecture tests and the book."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # each worker has its own basetemp; their parent is the run's
+        base = base.parent
+    return LectureRuns(base / "executed-lectures")
+
+
+def pytest_collection_modifyitems(items):
+    """The book renders the lectures the lecture tests executed: after them, its time is its own."""
+    items.sort(key=lambda item: item.path.name == "test_book.py")  # stable: the rest keep their order
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -23,6 +43,14 @@ def pytest_terminal_summary(terminalreporter):
             tr.write_line(f"{step:<60}{seconds:>7.1f} s")
         for path in SCREENSHOTS:
             tr.write_line(str(path.relative_to(OUTPUT.parents[1])))
+    if BOOK_ROWS:
+        from tests.browser import BOOK
+
+        tr.section("the course as a book: build from the executed lectures, pages in Chromium, screenshots")
+        for step, seconds in BOOK_ROWS:
+            tr.write_line(f"{step:<60}{seconds:>7.1f} s")
+        for path in BOOK.paths:
+            tr.write_line(str(path.relative_to(BOOK.folder.parents[1])))
     if ADVERSARIAL_ROWS:
         tr.section("adversarial class: case -> status of the lost test cells, points")
         for student, statuses, points, max_points in ADVERSARIAL_ROWS:

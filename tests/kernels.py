@@ -1,8 +1,11 @@
 """Run notebooks in a real Jupyter kernel and report what a student would see."""
 from __future__ import annotations
 
+import fcntl
+import json
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import nbclient
 import nbformat
@@ -39,3 +42,29 @@ def run_notebook(nb: nbformat.NotebookNode, cwd: str, timeout: int = 120) -> Run
     peak = float(text.split()[-1]) / 1024 if "PEAK_RSS_KB" in text else float("nan")
     nb.cells.pop()
     return Run(nb, seconds, peak)
+
+
+class LectureRuns:
+    """Each lecture executed once per test session, its run kept in `folder`.
+
+    The lecture tests assert on the run (clean, fast, small) and the book is rendered from the
+    executed notebooks (`course book --executed FOLDER`), whichever asks first. Under pytest-xdist
+    the workers share the folder, and a lock per lecture lets one of them run it.
+    """
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def get(self, chapter) -> Run:
+        notebook = self.folder / f"{chapter.id}.ipynb"  # the name `course book --executed` reads
+        measured = self.folder / f"{chapter.id}.run.json"  # written last: the run is complete
+        with open(self.folder / f"{chapter.id}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if measured.exists():
+                facts = json.loads(measured.read_text())
+                return Run(nbformat.read(str(notebook), as_version=4), facts["seconds"], facts["peak_rss_mb"])
+            run = run_notebook(nbformat.read(str(chapter.lecture), as_version=4), str(chapter.lecture.parent))
+            nbformat.write(run.nb, str(notebook))
+            measured.write_text(json.dumps({"seconds": run.seconds, "peak_rss_mb": run.peak_rss_mb}))
+            return run

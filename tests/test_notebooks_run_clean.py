@@ -15,8 +15,8 @@ MEMORY_BUDGET_MB = 1500   # a hub pod has 2 GiB
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda c: c.id)
-def test_lecture_runs_clean(chapter):
-    run = run_notebook(nbformat.read(str(chapter.lecture), as_version=4), str(chapter.lecture.parent))
+def test_lecture_runs_clean(chapter, lecture_runs):
+    run = lecture_runs.get(chapter)  # executed here, kept for the book (tests/test_book.py)
     RUN_ROWS.append((f"notebooks/{chapter.lecture.name}", run.seconds, run.peak_rss_mb))
     assert not run.problems(), run.problems()
     assert run.seconds < LECTURE_BUDGET_S
