@@ -22,6 +22,7 @@ from dlcourse_grading.checklib import (
     FIT,
     TAPE_GRADIENTS,
     assert_no_ops,
+    assert_python_float,
     assert_python_str,
     assert_result,
     assert_tensor,
@@ -43,6 +44,7 @@ __all__ = [
     "check_numerical_gradient", "check_gradient_descent", "check_classify_run",
     "check_sgd_momentum_step", "check_rmsprop_step", "check_adam_step",
     "check_standardize", "check_train_linear_regression", "check_standardization_speedup",
+    "check_max_stable_learning_rate",
 ]
 
 
@@ -823,3 +825,41 @@ def check_standardization_speedup(train_linear_regression, standardize):
     if slow is not None and slow < SPEEDUP_MIN_RATIO * fast:
         raise AssertionError("on raw features (a large mean, different scales) gradient descent should need far more "
                              "epochs than on standardized ones; your functions do not show that")
+
+
+# --------------------------------------------------------------------------- exercise 9
+
+def _stable_limit(x: np.ndarray) -> float:
+    """2 / the largest eigenvalue of the MSE's Hessian (2/n) A^T A, A = [x, 1] (the bias's column)."""
+    design = np.column_stack([x, np.ones(len(x))])
+    return float(2.0 / np.linalg.eigvalsh(2.0 / len(x) * design.T @ design)[-1])
+
+
+def _stable_limit_cases(rng):
+    """(x as the student gets it, what the case is for)."""
+    yield rng.normal(2.0, 1.5, size=(60, 3)) * [1.0, 0.5, 3.0], "features with a non-zero mean (the bias couples in)"
+    yield rng.normal(size=(200, 4)), "centered features of unit scale (the bias's own curvature, 2, can be the largest)"
+    yield rng.normal(size=(50, 2)) * [0.1, 0.05] + [5.0, -3.0], "small spread around large means"
+    yield rng.normal(size=(40, 2)) * [300.0, 1.0], "one feature 300 times larger than the other"
+    yield rng.normal(size=(3, 6)), "more features than examples (a singular Hessian)"
+    yield rng.normal(size=(1, 1)) + 2.0, "a single example with a single feature"
+    yield tf.constant(rng.normal(1.0, 2.0, size=(30, 2)), tf.float32), "a float32 tensor"
+    yield np.ones((10, 1)) * 0.5, "a constant feature (a copy of the bias's column, scaled)"
+
+
+@checked
+def check_max_stable_learning_rate(max_stable_learning_rate):
+    rng = case_rng("max_stable_learning_rate")
+    for x, kind in _stable_limit_cases(rng):
+        x64 = to64(x)
+        what = f"max_stable_learning_rate(x) for x of shape {tuple(x64.shape)}: {kind}"
+        got = call(max_stable_learning_rate, x, what=what)
+        assert_python_float(got, what)
+        want = _stable_limit(x64)
+        if not (math.isfinite(got) and abs(got - want) <= 1e-6 * want):
+            ratio = got / want if math.isfinite(got) and want else float("nan")
+            hint = (" (off by a factor of 2: check the MSE's factor 2, and that the limit is 2 / the largest "
+                    "curvature)" if abs(ratio - 2) < 1e-3 or abs(ratio - 0.5) < 1e-3 else
+                    " (too large: at that rate descent diverges; is the bias in the model, and the batch mean?)"
+                    if ratio > 1 else " (too small: descent would still converge above it)")
+            raise AssertionError(f"{what}: wrong value{hint}")

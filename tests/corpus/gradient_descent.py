@@ -754,4 +754,59 @@ def train_linear_regression(x, y, learning_rate, epochs):
 '''),
 ]
 
-VARIANTS = NUMERICAL_GRADIENT + GRADIENT_DESCENT + CLASSIFY + SGD + RMSPROP + ADAM + STANDARDIZE + TRAIN
+
+# ----------------------------------------------------------------------------- max_stable_learning_rate
+
+_STABLE = '''
+def max_stable_learning_rate(x):
+    x = np.asarray(x, dtype=np.float64)
+    design = np.column_stack([x, np.ones(len(x))])
+    hessian = 2.0 / len(x) * design.T @ design
+    return float(2.0 / np.linalg.eigvalsh(hessian)[-1])
+'''
+
+STABLE = [
+    change("max_stable_learning_rate", "forgets the bias (the Hessian of w alone)", False, _STABLE,
+           ("np.column_stack([x, np.ones(len(x))])", "x")),
+    change("max_stable_learning_rate", "forgets the MSE's factor 2 (the Hessian of a loss with 1/2)" + VISIBLE,
+           False, _STABLE, ("2.0 / len(x) * design.T", "1.0 / len(x) * design.T")),
+    change("max_stable_learning_rate", "1 / lambda_max instead of 2 / lambda_max", False, _STABLE,
+           ("float(2.0 / np.linalg", "float(1.0 / np.linalg")),
+    change("max_stable_learning_rate", "the smallest eigenvalue instead of the largest", False, _STABLE,
+           ("eigvalsh(hessian)[-1]", "eigvalsh(hessian)[0]")),
+    change("max_stable_learning_rate", "no 1/n (a summed loss, not the mean)", False, _STABLE,
+           ("2.0 / len(x) * design.T @ design", "2.0 * design.T @ design")),
+    change("max_stable_learning_rate", "the trace (all curvatures together) instead of the largest", False, _STABLE,
+           ("np.linalg.eigvalsh(hessian)[-1]", "np.trace(hessian)")),
+    change("max_stable_learning_rate", "the largest singular value of the design matrix, not squared", False, _STABLE,
+           ("float(2.0 / np.linalg.eigvalsh(hessian)[-1])",
+            "float(len(x) / np.linalg.svd(design, compute_uv=False)[0])")),
+    Variant("max_stable_learning_rate", "the covariance of x (centered, n - 1) and the bias's 2 apart", False, '''
+def max_stable_learning_rate(x):
+    x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+    cov = np.atleast_2d(np.cov(x, rowvar=False)) if len(x) > 1 else np.zeros((x.shape[1],) * 2)
+    largest = max(2.0 * np.linalg.eigvalsh(cov)[-1], 2.0)
+    return float(2.0 / largest)
+'''),
+    change("max_stable_learning_rate", "returns a tensor", False, _STABLE,
+           ("return float(2.0 / np.linalg.eigvalsh(hessian)[-1])",
+            "return tf.constant(2.0 / np.linalg.eigvalsh(hessian)[-1])")),
+    Variant("max_stable_learning_rate", "correct: the largest singular value of [x, 1], squared", True, '''
+def max_stable_learning_rate(x):
+    x = np.array(x, dtype=np.float64)
+    design = np.hstack([x, np.ones((x.shape[0], 1))])
+    sigma = np.linalg.norm(design, ord=2)
+    return float(x.shape[0] / sigma ** 2)
+'''),
+    Variant("max_stable_learning_rate", "correct: tf.linalg.eigvalsh in float64", True, '''
+def max_stable_learning_rate(x):
+    x = tf.cast(x, tf.float64)
+    n = tf.cast(tf.shape(x)[0], tf.float64)
+    design = tf.concat([x, tf.ones((tf.shape(x)[0], 1), tf.float64)], axis=1)
+    hessian = 2.0 * tf.matmul(design, design, transpose_a=True) / n
+    return 2.0 / float(tf.reduce_max(tf.linalg.eigvalsh(hessian)))
+'''),
+]
+
+
+VARIANTS = NUMERICAL_GRADIENT + GRADIENT_DESCENT + CLASSIFY + SGD + RMSPROP + ADAM + STANDARDIZE + TRAIN + STABLE
