@@ -12,7 +12,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 __all__ = ["subplots", "plot_functions", "plot_function_grid", "plot_bars", "contour",
-           "draw_network", "plot_curves", "surface", "draw_graph"]
+           "draw_network", "plot_curves", "surface", "draw_graph", "plot_paths_1d",
+           "plot_histograms"]
 
 
 
@@ -48,11 +49,13 @@ def plot_functions(xs, curves: Mapping[str, object], *, title: str | None = None
                    xlabel: str = "x", ylabel: str | None = None, ax: plt.Axes | None = None,
                    logx: bool = False, ylim: tuple[float, float] | None = None,
                    points: tuple[object, object] | None = None, points_label: str = "data",
-                   marker: str | None = None, legend: bool = True) -> plt.Axes:
+                   marker: str | None = None, legend: bool = True,
+                   logy: bool = False) -> plt.Axes:
     """Draw several curves over the same ``xs``: ``{label: ys}``.
 
-    ``points=(x, y)`` adds a scatter (e.g. training data) behind the curves; ``logx``
-    uses a logarithmic x axis; ``marker`` (e.g. ``"o"``) marks every point of a curve.
+    ``points=(x, y)`` adds a scatter (e.g. training data) behind the curves; ``logx`` and
+    ``logy`` use logarithmic axes (both: a power law is a straight line); ``marker`` (e.g.
+    ``"o"``) marks every point of a curve.
     """
     if ax is None:
         _, ax = plt.subplots()
@@ -64,6 +67,8 @@ def plot_functions(xs, curves: Mapping[str, object], *, title: str | None = None
         ax.plot(xs, _np(ys), label=label, marker=marker, lw=1.8)
     if logx:
         ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
     _label(ax, xlabel, ylabel, title, ylim, legend and (curves or points is not None))
     return ax
 
@@ -92,7 +97,7 @@ def plot_bars(values: Mapping[str, object], labels: Sequence[str] | None = None,
               title: str | None = None, ylabel: str | None = None, ax: plt.Axes | None = None,
               ylim: tuple[float, float] | None = None, annotate: bool = False,
               fmt: str = "{:.2f}") -> plt.Axes:
-    """Grouped bar chart: one colour per key of ``{series: heights}``, one group per label.
+    """Grouped bar chart: one color per key of ``{series: heights}``, one group per label.
 
     With a single series and no ``labels``, the keys become the x tick labels instead.
     ``annotate`` writes each bar's height (formatted with ``fmt``) above it.
@@ -102,8 +107,8 @@ def plot_bars(values: Mapping[str, object], labels: Sequence[str] | None = None,
     series = {k: _np(v) for k, v in values.items()}
     if labels is None and all(v.size == 1 for v in series.values()):
         heights = np.concatenate(list(series.values()))
-        colours = [f"C{i}" for i in range(len(heights))]
-        bars = ax.bar(list(series), heights, color=colours)
+        colors = [f"C{i}" for i in range(len(heights))]
+        bars = ax.bar(list(series), heights, color=colors)
         containers = [bars]
     else:
         n = len(next(iter(series.values())))
@@ -139,7 +144,7 @@ def contour(fn: Callable[[np.ndarray, np.ndarray], np.ndarray], xlim: tuple[floa
     broadcasting). ``log_levels`` spaces the contour levels geometrically, which shows
     both the floor and the walls of a loss surface. ``path`` (an ``(steps, 2)`` array of
     points) is drawn on top, e.g. the trajectory of gradient descent. ``paths`` draws several
-    labelled trajectories at once, ``{label: (steps, 2) array}``, one colour each; the axes
+    labeled trajectories at once, ``{label: (steps, 2) array}``, one color each; the axes
     keep the limits ``xlim`` and ``ylim`` even when a path runs off (a diverging run).
     """
     if ax is None:
@@ -159,9 +164,9 @@ def contour(fn: Callable[[np.ndarray, np.ndarray], np.ndarray], xlim: tuple[floa
         ax.legend(fontsize="small", loc="upper right")
     for i, (label, trajectory) in enumerate((paths or {}).items()):
         p = np.asarray(trajectory, dtype=float)
-        colour = f"C{(i + 1) % 10}" if path is not None else f"C{i}"
-        ax.plot(p[:, 0], p[:, 1], "-o", color=colour, ms=2.0, lw=1.2, label=label)
-        ax.plot(p[-1, 0], p[-1, 1], "*", color=colour, ms=9)
+        color = f"C{(i + 1) % 10}" if path is not None else f"C{i}"
+        ax.plot(p[:, 0], p[:, 1], "-o", color=color, ms=2.0, lw=1.2, label=label)
+        ax.plot(p[-1, 0], p[-1, 1], "*", color=color, ms=9)
     if paths:
         ax.legend(fontsize="small", loc="upper right")
     ax.set_xlim(*xlim)
@@ -179,7 +184,7 @@ def contour(fn: Callable[[np.ndarray, np.ndarray], np.ndarray], xlim: tuple[floa
 def draw_network(sizes: Sequence[int], *, ax: plt.Axes | None = None, title: str | None = None,
                  names: Sequence[str] | None = None) -> plt.Axes:
     """Diagram of a fully connected net: one column of circles per layer, every pair of
-    neighbouring layers joined by all their connections.
+    neighboring layers joined by all their connections.
 
     ``sizes`` lists the units per layer, input first (``[3, 4, 2]``). ``names`` labels
     the columns; by default "input", "hidden 1", …, "output".
@@ -194,8 +199,8 @@ def draw_network(sizes: Sequence[int], *, ax: plt.Axes | None = None, title: str
             for b in y_to:
                 ax.plot([col, col + 1], [a, b], color="grey", lw=0.6, alpha=0.6, zorder=1)
     for col, y in enumerate(ys):
-        colour = "white" if col == 0 else ("C1" if col == len(sizes) - 1 else "C0")
-        ax.scatter(np.full_like(y, col), y, s=260, color=colour, edgecolors="black", zorder=2)
+        color = "white" if col == 0 else ("C1" if col == len(sizes) - 1 else "C0")
+        ax.scatter(np.full_like(y, col), y, s=260, color=color, edgecolors="black", zorder=2)
         ax.text(col, -max(sizes) / 2 - 0.3, names[col], ha="center", va="top", fontsize="small")
     ax.set_xlim(-0.5, len(sizes) - 0.5)
     ax.set_ylim(-max(sizes) / 2 - 0.9, max(sizes) / 2 + 0.2)
@@ -261,15 +266,20 @@ def surface(fn: Callable[[np.ndarray, np.ndarray], np.ndarray], xlim: tuple[floa
 def draw_graph(nodes: Mapping[str, tuple[float, float]], edges: Sequence[tuple[str, str]], *,
                operations: Sequence[str] = (), forward: Mapping[str, str] | None = None,
                backward: Mapping[str, str] | None = None, ax: plt.Axes | None = None,
-               title: str | None = None) -> plt.Axes:
+               title: str | None = None, fontsize: float = 11,
+               note_fontsize: float | None = None) -> plt.Axes:
     """A computational graph: boxes for values, circles for operations, arrows for data flow.
 
     ``nodes`` maps each node's label (mathtext such as ``"$W_1$"`` works) to its ``(x, y)``
     position; ``edges`` lists ``(from, to)`` pairs of labels; labels in ``operations`` are
     drawn as operations (circles) instead of values (boxes). ``forward`` writes a note under a
     node in blue (the value the forward pass caches there), ``backward`` a note above it in red
-    (the gradient the backward pass brings back).
+    (the gradient the backward pass brings back). ``fontsize`` sets the size of the node
+    labels, ``note_fontsize`` that of the notes (by default two points smaller); raise both
+    for a graph that is shown wide, whose labels would otherwise be scaled down with it.
     """
+    note_fontsize = fontsize - 2 if note_fontsize is None else note_fontsize
+    gap = 0.32 * fontsize / 11          # notes keep clear of larger boxes
     if ax is None:
         xs = [p[0] for p in nodes.values()]
         ys = [p[1] for p in nodes.values()]
@@ -279,7 +289,7 @@ def draw_graph(nodes: Mapping[str, tuple[float, float]], edges: Sequence[tuple[s
     for label, (x, y) in nodes.items():
         style = (dict(boxstyle="circle,pad=0.3", fc="#fde9c9", ec="C1") if label in operations
                  else dict(boxstyle="round,pad=0.35", fc="white", ec="black"))
-        boxes[label] = ax.text(x, y, label, ha="center", va="center", fontsize=11, bbox=style,
+        boxes[label] = ax.text(x, y, label, ha="center", va="center", fontsize=fontsize, bbox=style,
                                zorder=3)
     for a, b in edges:   # drawn after the boxes (zorder 4), so each arrow is clipped at their edges
         ax.annotate("", xy=nodes[b], xytext=nodes[a], zorder=4,
@@ -288,10 +298,10 @@ def draw_graph(nodes: Mapping[str, tuple[float, float]], edges: Sequence[tuple[s
                                     patchB=boxes[b].get_bbox_patch()))
     for label, note in (forward or {}).items():
         x, y = nodes[label]
-        ax.text(x, y - 0.32, note, ha="center", va="top", fontsize=9, color="C0")
+        ax.text(x, y - gap, note, ha="center", va="top", fontsize=note_fontsize, color="C0")
     for label, note in (backward or {}).items():
         x, y = nodes[label]
-        ax.text(x, y + 0.32, note, ha="center", va="bottom", fontsize=9, color="C3")
+        ax.text(x, y + gap, note, ha="center", va="bottom", fontsize=note_fontsize, color="C3")
     xs = [p[0] for p in nodes.values()]
     ys = [p[1] for p in nodes.values()]
     ax.set_xlim(min(xs) - 0.8, max(xs) + 0.8)
@@ -327,9 +337,9 @@ def decision_boundary(predict: Callable[[np.ndarray], object], x, y, *, ax: plt.
     ax.contourf(gx, gy, p, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.55)
     if p.min() < 0.5 < p.max():   # a classifier that never crosses 0.5 has no boundary to draw
         ax.contour(gx, gy, p, levels=[0.5], colors="black", linewidths=1.4)
-    for label, colour, marker in [(0, "C0", "o"), (1, "C3", "s")]:
+    for label, color, marker in [(0, "C0", "o"), (1, "C3", "s")]:
         keep = y == label
-        ax.scatter(x[keep, 0], x[keep, 1], s=20, color=colour, marker=marker, edgecolors="black",
+        ax.scatter(x[keep, 0], x[keep, 1], s=20, color=color, marker=marker, edgecolors="black",
                    linewidths=0.5, zorder=3)
     ax.set_xlim(*xlim)
     ax.set_ylim(*ylim)
@@ -341,3 +351,45 @@ def decision_boundary(predict: Callable[[np.ndarray], object], x, y, *, ax: plt.
 
 
 __all__ += ["decision_boundary"]
+
+
+def plot_paths_1d(fn: Callable[[np.ndarray], np.ndarray], xs, paths: Mapping[str, object], *,
+                  ax: plt.Axes | None = None, title: str | None = None, xlabel: str = "w",
+                  ylabel: str | None = None, curve_label: str | None = None) -> plt.Axes:
+    """A function of one parameter with optimization runs drawn on it.
+
+    ``fn`` maps an array of parameter values to the loss (NumPy broadcasting); it is drawn over
+    ``xs`` in black. ``paths`` maps a label to the sequence of parameter values a run visited
+    (e.g. ``path[:, 0]`` of a 2-D run); each run's points sit on the curve, joined in order,
+    one color each, with a star at its last point.
+    """
+    if ax is None:
+        _, ax = plt.subplots()
+    xs = _np(xs)
+    ax.plot(xs, _np(fn(xs)), color="black", lw=1.6, label=curve_label)
+    for i, (label, path) in enumerate(paths.items()):
+        p = _np(path)
+        ax.plot(p, _np(fn(p)), "o-", ms=3, lw=0.8, color=f"C{i}", label=label, alpha=0.85)
+        ax.plot(p[-1], float(_np(fn(p[-1:]))[0]), "*", ms=12, color=f"C{i}")
+    _label(ax, xlabel, ylabel, title, None, bool(paths) or curve_label is not None)
+    return ax
+
+
+def plot_histograms(samples: Mapping[str, object], *, bins=30, ax: plt.Axes | None = None,
+                    title: str | None = None, xlabel: str = "value", ylabel: str | None = "count",
+                    value_range: tuple[float, float] | None = None, legend: bool = True) -> plt.Axes:
+    """Overlaid histograms, one see-through color per entry of ``{label: values}``.
+
+    All samples share the same ``bins`` (a count, or the bin edges) over ``value_range`` (by default
+    the range of all values together), so their shapes compare directly.
+    """
+    if ax is None:
+        _, ax = plt.subplots()
+    arrays = {k: _np(v) for k, v in samples.items()}
+    if value_range is None and arrays:
+        joined = np.concatenate(list(arrays.values()))
+        value_range = (float(joined.min()), float(joined.max()))
+    for label, values in arrays.items():
+        ax.hist(values, bins=bins, range=value_range, alpha=0.6, label=label, edgecolor="white", lw=0.4)
+    _label(ax, xlabel, ylabel, title, None, legend and len(arrays) > 1)
+    return ax
