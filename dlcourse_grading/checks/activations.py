@@ -50,7 +50,7 @@ from dlcourse_grading.checklib.references import erf, log_softmax, sigmoid, soft
 __all__ = [
     "check_collapse_dense_layers", "check_mlp_forward", "check_count_parameters", "check_sigmoid",
     "check_tanh", "check_gradient_sign_agreement", "check_count_dead_units", "check_relu_family",
-    "check_smooth_activations", "check_prelu", "check_softmax", "check_log_softmax",
+    "check_smooth_activations", "check_prelu", "check_softmax", "check_log_softmax", "check_bump_params",
 ]
 
 SPEC = (tf.TensorSpec((3, 4), tf.float32),)
@@ -659,3 +659,63 @@ def check_log_softmax(log_softmax_fn):
         assert_gradient(lambda t: log_softmax_fn(t, axis=axis), z, expected,
                         f"log_softmax(logits, axis={axis}) on {describe(z)}{LARGE_LOGITS if large else ''}",
                         upstream=w, **(_large_tol(z.dtype.name, 5e-3) if large else {}))
+
+
+# --------------------------------------------------------------------------- exercise 13
+
+BUMP_CASES = [  # left, right, height, steepness (None: the default)
+    (1.0, 2.0, 3.0, 10.0), (-0.5, 0.5, 1.0, None), (0.0, 3.0, -2.0, 4.0), (2.0, 2.0, 1.5, 20.0),
+    (-3.0, -1.0, 0.25, 1000.0), (0.5, 4.0, 5.0, 0.5),
+]
+
+
+def _bump(x, left, right, height, steepness):
+    """The trapezoid of the contract, in float64."""
+    w = 1.0 / steepness
+    rise = np.clip((x - (left - w)) / w, 0.0, 1.0)
+    fall = np.clip(((right + w) - x) / w, 0.0, 1.0)
+    return height * np.minimum(rise, fall)
+
+
+def _bump_points(left, right, steepness):
+    """Both sides of every corner, the ramps' middles, the top, and points far away."""
+    w = 1.0 / steepness
+    corners = np.array([left - w, left, right, right + w])
+    near = np.concatenate([corners + d * w for d in (-0.25, 0.0, 0.25)])
+    return np.concatenate([near, [left - w / 2, right + w / 2, (left + right) / 2, left - 10 * w - 3.0,
+                                  right + 10 * w + 3.0]])
+
+
+def _bump_layers(params, what):
+    if not isinstance(params, (list, tuple)) or len(params) != 2:
+        raise AssertionError(f"{what}: return a list [(W1, b1), (W2, b2)] of two layers")
+    arrays = []
+    for (W, b), shapes, layer in zip(params, (((1, 4), (4,)), ((4, 1), (1,))), ("hidden", "output")):
+        for value, shape, name in ((W, shapes[0], "W"), (b, shapes[1], "b")):
+            assert_shape(value, shape, f"{what}: the {layer} layer's {name}")
+            dtype = getattr(value.dtype, "name", str(value.dtype))
+            if dtype != "float32":
+                raise AssertionError(f"{what}: the {layer} layer's {name} is {dtype}; mlp_forward takes float32 "
+                                     "weights for float32 inputs")
+            arrays.append(to64(value))
+    return arrays
+
+
+@checked
+def check_bump_params(bump_params):
+    for left, right, height, steepness in BUMP_CASES:
+        kwargs = {} if steepness is None else {"steepness": steepness}
+        s = 100.0 if steepness is None else steepness
+        what = signature("bump_params", repr(left), repr(right), repr(height), **kwargs)
+        W1, b1, W2, b2 = _bump_layers(call(bump_params, left, right, height, what=what, **kwargs), what)
+        x = _bump_points(left, right, s)
+        out = (np.maximum(x[:, None] @ W1 + b1, 0.0) @ W2 + b2)[:, 0]
+        # float32 weights: each of the four rounded biases may be off by 2^-24 of its size, scaled by s |h|
+        tol = 1e-5 * abs(height) + 8 * 2.0 ** -24 * s * abs(height) * (abs(left) + abs(right) + 2 / s + 1)
+        bad = np.abs(out - _bump(x, left, right, height, s)) > tol
+        if bad.any():
+            point = float(x[int(np.argmax(bad))])
+            place = ("on the flat top" if left <= point <= right else "on a ramp" if left - 1 / s < point < right + 1 / s
+                     else "outside the bump")
+            raise AssertionError(f"{what}: wrong output at x = {point:.6g} ({place}; the ramps are 1 / steepness "
+                                 "wide, just outside [left, right])")

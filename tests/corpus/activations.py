@@ -975,4 +975,71 @@ def log_softmax(logits, axis=-1):
 '''),
 ]
 
-VARIANTS = COLLAPSE + MLP + PARAMS + SIGMOID + TANH + SIGN + DEAD + RELU + SMOOTH + PRELU + SOFTMAX + LOG_SOFTMAX
+
+# ----------------------------------------------------------------------------- bump_params
+
+_BUMP = '''
+def bump_params(left, right, height, steepness=100.0):
+    w = 1.0 / steepness
+    W1 = np.ones((1, 4), dtype=np.float32)
+    b1 = np.array([w - left, -left, -right, -right - w], dtype=np.float32)
+    W2 = (height * steepness * np.array([[1.0], [-1.0], [-1.0], [1.0]])).astype(np.float32)
+    b2 = np.zeros(1, dtype=np.float32)
+    return [(W1, b1), (W2, b2)]
+'''
+
+BUMP = [
+    change("bump_params", "ramps inside [left, right] (the top shrinks by a ramp at each end)" + VISIBLE, False,
+           _BUMP, ("[w - left, -left, -right, -right - w]", "[-left, -left - w, w - right, -right]")),
+    change("bump_params", "a fixed ramp width of 0.01 (ignores steepness)", False, _BUMP,
+           ("    w = 1.0 / steepness\n", "    w = 0.01\n    steepness = 100.0\n")),
+    change("bump_params", "forgets to scale the output by steepness (the top is height / steepness)" + VISIBLE,
+           False, _BUMP, ("height * steepness *", "height *")),
+    change("bump_params", "the second layer's signs swapped (a dip for a bump)" + VISIBLE, False, _BUMP,
+           ("[[1.0], [-1.0], [-1.0], [1.0]]", "[[-1.0], [1.0], [1.0], [-1.0]]")),
+    change("bump_params", "biases of the wrong sign (the bump moves to -right..-left)" + VISIBLE, False, _BUMP,
+           ("[w - left, -left, -right, -right - w]", "[left - w, left, right, right + w]")),
+    change("bump_params", "the last unit missing: the output falls below 0 after the bump", False, _BUMP,
+           ("[[1.0], [-1.0], [-1.0], [1.0]]", "[[1.0], [-1.0], [-1.0], [0.0]]")),
+    change("bump_params", "ramps of width 1 / steepness centered on left and right", False, _BUMP,
+           ("[w - left, -left, -right, -right - w]", "[w / 2 - left, -w / 2 - left, w / 2 - right, -right - w / 2]")),
+    change("bump_params", "float64 weights (mlp_forward gets float32 inputs)" + VISIBLE, False, _BUMP,
+           ("dtype=np.float32)\n    b1", "dtype=np.float64)\n    b1"), ("], dtype=np.float32)", "], dtype=np.float64)"),
+           (".astype(np.float32)", ".astype(np.float64)"), ("np.zeros(1, dtype=np.float32)", "np.zeros(1, dtype=np.float64)")),
+    Variant("bump_params", "returns a Keras model instead of the weights" + VISIBLE, False, '''
+def bump_params(left, right, height, steepness=100.0):
+    w = 1.0 / steepness
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(4, activation="relu"), keras.layers.Dense(1)])
+    model.set_weights([np.ones((1, 4), np.float32), np.array([w - left, -left, -right, -right - w], np.float32),
+                       (height * steepness * np.array([[1.0], [-1.0], [-1.0], [1.0]])).astype(np.float32),
+                       np.zeros(1, np.float32)])
+    return model
+'''),
+    Variant("bump_params", "correct: the slope inside the first layer, the units in another order, tensors", True, '''
+def bump_params(left, right, height, steepness=100.0):
+    s = float(steepness)
+    starts = [right, left - 1.0 / s, right + 1.0 / s, left]
+    signs = [-1.0, 1.0, 1.0, -1.0]
+    W1 = tf.fill((1, 4), s)
+    b1 = tf.constant([-s * a for a in starts], tf.float32)
+    W2 = tf.constant([[height * g] for g in signs], tf.float32)
+    return [(W1, b1), (W2, tf.zeros(1))]
+'''),
+    Variant("bump_params", "correct: two ramps built from a helper", True, '''
+def _ramp(start, width):
+    """relu(x - start) - relu(x - start - width): 0, then rising to width, then flat."""
+    return [1.0, 1.0], [-start, -start - width], [1.0, -1.0]
+
+
+def bump_params(left, right, height, steepness=100.0):
+    width = 1.0 / steepness
+    up, down = _ramp(left - width, width), _ramp(right, width)
+    W1 = np.array([up[0] + down[0]], dtype="float32")
+    b1 = np.array(up[1] + down[1], dtype="float32")
+    W2 = np.array([[height / width * g] for g in up[2] + [-g for g in down[2]]], dtype="float32")
+    return [(W1, b1), (W2, np.zeros((1,), dtype="float32"))]
+'''),
+]
+
+
+VARIANTS = COLLAPSE + MLP + PARAMS + SIGMOID + TANH + SIGN + DEAD + RELU + SMOOTH + PRELU + SOFTMAX + LOG_SOFTMAX + BUMP
