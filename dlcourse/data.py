@@ -11,7 +11,7 @@ import numpy as np
 
 from dlcourse.chapters import SEED
 
-__all__ = ["wavy", "toy_function_1d", "linear_1d", "positive_and_centred", "toy_regression",
+__all__ = ["wavy", "toy_function_1d", "linear_1d", "positive_and_centered", "toy_regression",
            "two_blobs", "mixed_scale_regression", "digits", "digits_order", "DIGITS_VISIBLE", "DIGITS_TRAIN"]
 
 
@@ -49,17 +49,17 @@ def linear_1d(n: int = 200, x_mean: float = 0.0, x_std: float = 1.0, slope: floa
     return x.astype("float32"), y.astype("float32")
 
 
-def positive_and_centred(n: int = 512, d: int = 8,
+def positive_and_centered(n: int = 512, d: int = 8,
                          seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
-    """The same ``(n, d)`` inputs twice: positive-only and zero-centred.
+    """The same ``(n, d)`` inputs twice: positive-only and zero-centered.
 
     The positive version lies in ``(0, 1)``, like sigmoid outputs or pixel intensities;
-    the centred version subtracts each feature's mean, so every column averages 0.
+    the centered version subtracts each feature's mean, so every column averages 0.
     """
     rng = np.random.default_rng(seed)
     x_pos = rng.beta(2.0, 2.0, size=(n, d))
-    x_centred = x_pos - x_pos.mean(axis=0, keepdims=True)
-    return x_pos.astype("float32"), x_centred.astype("float32")
+    x_centered = x_pos - x_pos.mean(axis=0, keepdims=True)
+    return x_pos.astype("float32"), x_centered.astype("float32")
 
 
 def toy_regression(n: int = 512, d: int = 10, scale: float = 1.0, offset: float = 0.0,
@@ -83,7 +83,7 @@ def two_blobs(n: int = 200, distance: float = 3.0, spread: float = 1.0,
     """A two-class task in the plane: two round Gaussian clouds ``distance`` apart.
 
     Returns ``x`` of shape ``(n, 2)`` and labels ``y`` of shape ``(n,)`` with values 0.0 and
-    1.0 (half of each, shuffled). Class 0 is centred on ``(-distance/2, 0)``, class 1 on
+    1.0 (half of each, shuffled). Class 0 is centered on ``(-distance/2, 0)``, class 1 on
     ``(+distance/2, 0)``; a smaller ``distance`` or larger ``spread`` makes them overlap more.
     """
     rng = np.random.default_rng(seed)
@@ -101,7 +101,7 @@ def mixed_scale_regression(n: int = 256, noise: float = 0.5,
     spread 1) and the building's age in years (around 40, spread 15). The target is linear in
     the features plus noise: ``y = 0.05 area + 0.6 rooms - 0.03 age + 1 + noise``. Returns ``x``
     of shape ``(n, 3)`` and ``y`` of shape ``(n, 1)``. Raw, the squared-error loss is a very
-    narrow valley; standardised features make it almost round.
+    narrow valley; standardized features make it almost round.
     """
     rng = np.random.default_rng(seed)
     mean, std = np.array([80.0, 3.0, 40.0]), np.array([25.0, 1.0, 15.0])

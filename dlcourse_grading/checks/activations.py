@@ -282,7 +282,7 @@ def check_gradient_sign_agreement(gradient_sign_agreement):
     rng = case_rng("gradient_sign_agreement")
     cases = [
         ("positive-only inputs", rng.uniform(0.1, 2.0, (50, 4)), rng.normal(size=50)),
-        ("zero-centred inputs", rng.normal(size=(200, 3)), rng.normal(size=200)),
+        ("zero-centered inputs", rng.normal(size=(200, 3)), rng.normal(size=200)),
         ("inputs with exact zeros", rng.integers(-1, 3, (60, 3)).astype(float), rng.normal(size=60)),
         ("positive inputs with some zeros and negative upstream",
          np.where(rng.random((30, 4)) < 0.3, 0.0, rng.uniform(0.1, 2, (30, 4))), -rng.uniform(0.1, 1, 30)),

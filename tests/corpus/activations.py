@@ -411,7 +411,7 @@ SIGN = [
            (_ONE_SIGN, "ops.logical_or(ops.all(x >= 0, axis=1), ops.all(x <= 0, axis=1))")),
     change("gradient_sign_agreement", "compares every sign with the first entry's sign", False, _SIGN,
            ("    same = " + _ONE_SIGN, "    s = ops.sign(g)\n    same = ops.all(s == s[:, :1], axis=1)")),
-    change("gradient_sign_agreement", "only checks neighbouring entries pairwise", False, _SIGN,
+    change("gradient_sign_agreement", "only checks neighboring entries pairwise", False, _SIGN,
            (_ONE_SIGN, "ops.all(g[:, 1:] * g[:, :-1] >= 0, axis=1)")),
     change("gradient_sign_agreement", "|mean of signs| == 1 (zeros break it)", False, _SIGN,
            (_ONE_SIGN, "ops.abs(ops.mean(ops.sign(g), axis=1)) == 1")),
