@@ -130,7 +130,7 @@ CASES = [
          lost={g: {"tampered"} for g in from_test("test_mlp_forward")}),
     Case("replaced_check_returns_number", replace("log_softmax", WRONG_LOG_SOFTMAX +
          "import dlcourse_grading.checks.activations as _h\n_h.check_log_softmax = lambda *a: 1.0"),
-         lost={"test_log_softmax": {"tampered"}}),
+         lost={g: {"tampered"} for g in from_test("test_log_softmax")}),  # the replaced check stays replaced
 ]
 
 

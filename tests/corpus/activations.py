@@ -1003,7 +1003,7 @@ BUMP = [
            ("[[1.0], [-1.0], [-1.0], [1.0]]", "[[1.0], [-1.0], [-1.0], [0.0]]")),
     change("bump_params", "ramps of width 1 / steepness centered on left and right", False, _BUMP,
            ("[w - left, -left, -right, -right - w]", "[w / 2 - left, -w / 2 - left, w / 2 - right, -right - w / 2]")),
-    change("bump_params", "float64 weights (mlp_forward gets float32 inputs)" + VISIBLE, False, _BUMP,
+    change("bump_params", "float64 weights (mlp_forward gets float32 inputs)", False, _BUMP,
            ("dtype=np.float32)\n    b1", "dtype=np.float64)\n    b1"), ("], dtype=np.float32)", "], dtype=np.float64)"),
            (".astype(np.float32)", ".astype(np.float64)"), ("np.zeros(1, dtype=np.float32)", "np.zeros(1, dtype=np.float64)")),
     Variant("bump_params", "returns a Keras model instead of the weights" + VISIBLE, False, '''
