@@ -131,13 +131,13 @@ def check_mlp_forward(mlp_forward):
     _mlp_traceable(mlp_forward)
 
 
-def _gradient_dict(grads, what):
+def _gradient_dict(grads, what, keys=GRAD_KEYS):
     if not isinstance(grads, dict):
-        raise AssertionError(f"{what}: return a dict of gradients with keys {list(GRAD_KEYS)}, "
+        raise AssertionError(f"{what}: return a dict of gradients with keys {list(keys)}, "
                              f"got {type(grads).__name__}")
-    missing = [k for k in GRAD_KEYS if k not in grads]
+    missing = [k for k in keys if k not in grads]
     if missing:
-        raise AssertionError(f"{what}: the returned dict has no key {missing[0]!r} (expected keys {list(GRAD_KEYS)})")
+        raise AssertionError(f"{what}: the returned dict has no key {missing[0]!r} (expected keys {list(keys)})")
     return grads
 
 
@@ -599,16 +599,6 @@ def _tape_net3(X, y, params):
     return to64(loss), {k: to64(v) for k, v in tape.gradient(loss, p64).items()}
 
 
-def _net3_gradients(grads, what):
-    if not isinstance(grads, dict):
-        raise AssertionError(f"{what}: return the gradients as a dict with keys {list(NET3_KEYS)}, "
-                             f"got {type(grads).__name__}")
-    missing = [k for k in NET3_KEYS if k not in grads]
-    if missing:
-        raise AssertionError(f"{what}: the grads dict has no key {missing[0]!r} (expected keys {list(NET3_KEYS)})")
-    return grads
-
-
 def _net3_traceable(three_layer_net):
     keys_and_shapes = (("W1", (3, 4)), ("b1", (4,)), ("W2", (4, 4)), ("b2", (4,)), ("W3", (4, 2)), ("b3", (2,)))
 
@@ -631,7 +621,7 @@ def check_modular_net(affine_forward, affine_backward, three_layer_net):
         ref_loss, references = _tape_net3(X, y, params)
         assert_result(loss, ref_loss, f"{what}: loss (a 0-d tensor)", dtype=dtype,
                       **scaled_tolerance(ref_loss, dtype))
-        grads = _net3_gradients(grads, what)
+        grads = _gradient_dict(grads, what, NET3_KEYS)
         for key in NET3_KEYS:
             assert_scaled(grads[key], references[key], f"{what}: grads[{key!r}]", dtype, batch=N)
     _net3_traceable(three_layer_net)
