@@ -190,3 +190,49 @@ def test_cached_highlighting_is_nbconverts_own():
     assert highlight(source, metadata={"execution": {"b": 2}}) == plain
     bash = _pygments_highlight(source, HtmlFormatter(cssclass=escape(" highlight hl-ipython3")), "bash")
     assert highlight(source, metadata={"magics_language": "bash"}) == bash != plain
+
+
+def test_feedback_pages_are_the_documents_nbconvert_writes(monkeypatch):
+    """The worker skips nbconvert's accessibility pass on a feedback page it cannot change (the
+    classic template nbgrader's feedback extends, no image): the page is then the template's own,
+    and BeautifulSoup reads from it exactly the document nbconvert writes. A page with an image
+    without alt text, or a lab page, still gets nbconvert's own pass, byte for byte."""
+    import base64
+
+    import bs4
+    import nbformat
+    from nbconvert import HTMLExporter
+    from nbconvert.exporters import html as html_exporter
+
+    from dlcourse_grading.engine import fastpaths
+
+    fastpaths.install()
+    text = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# Title\n\nSome *text* & a [link](https://keras.io) <b>bold</b>"),
+        nbformat.v4.new_code_cell("print('<div>')\n1 < 2", execution_count=1, outputs=[
+            nbformat.v4.new_output("stream", name="stdout", text="<div>\n"),
+            nbformat.v4.new_output("execute_result", data={"text/plain": "True", "text/html": "<p class='x'>ok"},
+                                   execution_count=1)]),
+        nbformat.v4.new_code_cell("raise ValueError('a & b')", execution_count=2, outputs=[
+            nbformat.v4.new_output("error", ename="ValueError", evalue="a & b", traceback=["ValueError: a & b"])]),
+    ])
+    image = nbformat.from_dict(text)
+    png = base64.b64encode(bytes.fromhex("89504e470d0a1a0a")).decode()
+    image.cells[1].outputs.append(nbformat.v4.new_output("display_data", data={"image/png": png, "text/plain": "fig"}))
+
+    def pages(template, nb):
+        fast = HTMLExporter(template_name=template).from_notebook_node(nb)[0]
+        monkeypatch.setattr(html_exporter, "BeautifulSoup", bs4.BeautifulSoup)
+        plain = HTMLExporter(template_name=template).from_notebook_node(nb)[0]
+        monkeypatch.setattr(html_exporter, "BeautifulSoup", fastpaths._LazySoup)
+        return fast, plain
+
+    fast, plain = pages("classic", text)
+    assert fast != plain, "the pass was not skipped"
+    assert "<div class" in fast and "&lt;div&gt;" in fast
+    assert str(bs4.BeautifulSoup(fast, features="html.parser")) == plain
+    for template, nb in (("classic", image), ("lab", text)):
+        fast, plain = pages(template, nb)
+        assert fast == plain
+    assert 'alt="No description has been provided for this image"' in pages("classic", image)[0]
+    assert 'tabindex="0"' in pages("lab", text)[0]

@@ -6,7 +6,8 @@ client's subscription has reached it), and then until IOPub has been silent for 
 announces each new IOPub subscriber with an ``iopub_welcome`` message, so this client waits for
 events instead: the kernel's reply, the welcome, and the ``idle`` status of a ``kernel_info``
 request sent while subscribed. Then IOPub is connected and holds nothing stale; nbclient reads only
-messages that answer its own requests. Used by ``course grade-class`` only.
+messages that answer its own requests. It also carries the grader's tamper audit on a test
+cell's own execute request (``next_user_expressions``). Used by ``course grade-class`` only.
 """
 from __future__ import annotations
 
@@ -17,6 +18,15 @@ from jupyter_client.asynchronous import AsyncKernelClient
 
 
 class QuickStartClient(AsyncKernelClient):
+    #: Expressions the kernel is to evaluate after the next execute request's code, answered in
+    #: its reply (RobustExecute's tamper audit); used once.
+    next_user_expressions: dict | None = None
+
+    def execute(self, code, *args, user_expressions=None, **kwargs):
+        extra, self.next_user_expressions = self.next_user_expressions, None
+        if extra:
+            user_expressions = {**(user_expressions or {}), **extra}
+        return super().execute(code, *args, user_expressions=user_expressions, **kwargs)
 
     async def _async_wait_for_ready(self, timeout: float | None = None) -> None:
         deadline = time.monotonic() + (float("inf") if timeout is None else timeout)

@@ -4,8 +4,10 @@ Caches in front of libraries, with the libraries' own results: nbconvert compile
 templates again for every feedback page (about 0.13 s each); nbgrader checks its own metadata
 JSON schema again for every cell of every notebook (about 0.1 s per notebook), before
 validating the cell against it; Pygments highlights the same locked and test cells in every
-student's feedback (0.09 s of chapter 1's 0.13 s of template rendering). Measured with cProfile
-and timers on a worker grading chapter 1 (benchmarks/worker_profile.py).
+student's feedback (0.09 s of chapter 1's 0.13 s of template rendering); nbconvert's
+accessibility pass parses every feedback page again, also those it cannot change
+(:class:`_LazySoup`). Measured with cProfile and timers on a worker grading chapter 1
+(benchmarks/worker_profile.py).
 
 And a lighter private gradebook (:func:`private_gradebook`): nbgrader opens its gradebook about
 eleven times per submission, each time with a new SQLAlchemy engine that inspects the schema and
@@ -79,6 +81,45 @@ class _HighlightCache:
         return html
 
 
+class _LazySoup:
+    """What nbconvert's HTMLExporter gets for ``BeautifulSoup(html, features=...)``: the page is
+    parsed only when one of its accessibility selectors could match. nbgrader's feedback uses the
+    classic template, which has no ``.jp-Notebook``, so on a page without ``<img`` the pass
+    changes nothing but BeautifulSoup's re-serialization (0.22 s of a chapter 1 page: 7,500
+    tags through html.parser), and the page is returned as the template rendered it: the same
+    document (tests/test_engine.py parses both). Any other selector, or a page where one could
+    match, gets nbconvert's own pass."""
+
+    #: Selector -> text (lower case) that a page must hold for it to match anything.
+    NEEDS = {"img:not([alt])": "<img",
+             ".jp-Notebook div.jp-Cell-inputWrapper": "jp-notebook",
+             ".jp-Notebook div.jp-OutputArea-output": "jp-notebook"}
+
+    def __init__(self, markup, *args, **kwargs):
+        self._markup, self._args, self._kwargs = markup, args, kwargs
+        self._lower = markup.lower() if isinstance(markup, str) else None
+        self._soup = None
+
+    def _parsed(self):
+        if self._soup is None:
+            import bs4
+
+            self._soup = bs4.BeautifulSoup(self._markup, *self._args, **self._kwargs)
+        return self._soup
+
+    def select(self, selector, *args, **kwargs):
+        needs = self.NEEDS.get(selector)
+        if self._soup is None and self._lower is not None and needs is not None and needs not in self._lower:
+            return []
+        return self._parsed().select(selector, *args, **kwargs)
+
+    def __str__(self):
+        return self._markup if self._soup is None else str(self._soup)
+
+    def __getattr__(self, name):
+        return getattr(self._parsed(), name)
+
+
 #: Engines of the private gradebooks being graded, by URL (see private_gradebook).
 _PRIVATE: dict[str, object] = {}
 
@@ -140,6 +181,7 @@ def _install_gradebook() -> None:
 
 
 def install() -> None:
+    from nbconvert.exporters import html as html_exporter
     from nbconvert.exporters.templateexporter import TemplateExporter
     from nbconvert.filters.highlight import Highlight2HTML
     from nbgrader.nbgraderformat import common
@@ -148,6 +190,7 @@ def install() -> None:
     if getattr(TemplateExporter, "_course_caches", False):
         return  # a second Worker in this process (a Dask worker): installed once
     TemplateExporter._course_caches = True
+    html_exporter.BeautifulSoup = _LazySoup
     cache_highlight = _HighlightCache(Highlight2HTML.__call__)
 
     def highlight(self, source, language=None, metadata=None):

@@ -161,16 +161,37 @@ class RobustExecute(Execute):
         return self._timed("kernel shutdown", super()._cleanup_kernel)
 
     def preprocess_cell(self, cell, resources, index):
-        cell, resources = self._preprocess_cell(cell, resources, index)
-        if utils.is_grade(cell) and not utils.is_solution(cell) and cell.cell_type == "code":
+        test = utils.is_grade(cell) and not utils.is_solution(cell) and cell.cell_type == "code"
+        self._audit_answer = None
+        if test and not self._tampered and hasattr(self.kc, "next_user_expressions"):
+            self.kc.next_user_expressions = {"audit": AUDIT_CODE}  # answered in the cell's own reply
+        try:
+            cell, resources = self._preprocess_cell(cell, resources, index)
+        finally:
+            if hasattr(self.kc, "next_user_expressions"):
+                self.kc.next_user_expressions = None
+        if test:
             self._timed("tamper audits", self._audit, cell, index)
         return cell, resources
+
+    def on_cell_executed(self, **kwargs):
+        super().on_cell_executed(**kwargs)
+        self._audit_answer = kwargs["execute_reply"]["content"].get("user_expressions", {}).get("audit")
 
     def _audit(self, cell, index) -> None:
         """After each test cell, ask the kernel whether anything the checks rely on was replaced.
         A check replaced by student code is never called, so it cannot catch itself; this can.
-        The first test cell after which tampering shows, and every later one, scores zero."""
-        if not self._tampered and not self._stopped:
+        The first test cell after which tampering shows, and every later one, scores zero.
+
+        The question rides on the test cell's own execute request as a user expression, which
+        the kernel evaluates once the cell has run without error (a separate request cost ~9 ms
+        a test cell); after a cell that failed, or from a client that cannot add one, it is asked
+        as a cell of its own."""
+        answer = self._audit_answer
+        if answer is not None and not self._tampered and not self._stopped:
+            if answer.get("status") == "error" and answer.get("ename") == "TamperingError":
+                self._tampered = answer.get("evalue", "")
+        elif not self._tampered and not self._stopped:
             probe = nbformat.v4.new_code_cell(AUDIT_CODE)
             timeout, self.timeout = self.timeout, 30
             try:

@@ -41,6 +41,15 @@ def preload() -> None:
     import ipykernel.ipkernel  # noqa: F401
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")  # debugpy's start-up note, on stderr
     import ipykernel.debugger  # noqa: F401  (debugpy: 45 ms a kernel otherwise)
+    # What IPKernelApp.initialize still imported in each kernel (13 modules)
+    import IPython.core.completerlib  # noqa: F401
+    import IPython.core.debugger  # noqa: F401
+    import IPython.core.logger  # noqa: F401
+    import IPython.core.oinspect  # noqa: F401
+    import IPython.extensions.storemagic  # noqa: F401
+    import IPython.utils.wildcard  # noqa: F401
+    import sqlite3  # noqa: F401  (IPython's history, kept in memory)
+    import tornado.platform.asyncio  # noqa: F401
     from dlcourse_grading import checks, guard
 
     checks.load_all()
