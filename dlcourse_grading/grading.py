@@ -19,14 +19,25 @@ GRADE_ONE_STUDENT = "student"
 
 
 def prepare_course(root: Path, chapters: list[Chapter], log: Path | None = None, db_url: str | None = None) -> None:
-    """A course directory at `root` with source/ copied from the repo and a gradebook that knows it."""
+    """A course directory at `root` with source/ copied from the repo and a gradebook that knows it:
+    nbgrader's GenerateAssignment with the course's configuration, in this process (as `nbgrader
+    generate_assignment` runs it, without a new process's ~4 s of imports per chapter; the
+    release it writes is the committed one: tests/test_release.py)."""
+    from dlcourse_grading.engine import converters
+    from dlcourse_grading.paths import venv_on_path
+
+    venv_on_path()  # nbgrader asks alembic for a new gradebook's schema version
     root.mkdir(parents=True, exist_ok=True)
+    config = converters.course_config()
     for ch in chapters:
         target = root / "source" / ch.id
         if target.exists():
             shutil.rmtree(target)
         shutil.copytree(ch.source.parent, target, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-        nbgrader("generate_assignment", ch.id, "--force", root=root, db_url=db_url, log=log)
+        converters.run("generate", config, root, db_url or default_db_url(root), ch.id)
+        if log is not None:
+            with open(log, "a") as fh:
+                fh.write(f"generate_assignment {ch.id} (nbgrader's GenerateAssignment, in process) into {root}\n")
 
 
 def grade_notebook(notebook: Path, assignment: str, student: str = GRADE_ONE_STUDENT,

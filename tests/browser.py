@@ -39,6 +39,10 @@ class Screenshots:
         self.paths.append(path)
         return path
 
+    def saved(self) -> list[Path]:
+        """The screenshots in the folder (taken by whichever test process ran the test)."""
+        return sorted(self.folder.glob("*.png"))
+
 
 CLASSROOM = Screenshots(OUTPUT)
 BOOK = Screenshots(ROOT / "test-output" / "book")  # tests/test_book.py

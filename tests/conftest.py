@@ -6,13 +6,8 @@ import os
 import pytest
 
 import dlcourse  # noqa: F401  (quiet TensorFlow before anything imports it)
+from tests import tables
 from tests.kernels import LectureRuns
-
-STRENGTH_ROWS: list[tuple[str, str, int, int, int, int]] = []
-ADVERSARIAL_ROWS: list[tuple[str, str, float, float]] = []
-RUN_ROWS: list[tuple[str, float, float]] = []  # notebook, seconds, kernel peak RSS (MB)
-CLASSROOM_ROWS: list[tuple[str, float]] = []  # step of the hub round trip, seconds
-BOOK_ROWS: list[tuple[str, float]] = []  # step of the book's build and browser check, seconds
 
 
 @pytest.fixture(scope="session")
@@ -24,6 +19,11 @@ def lecture_runs(tmp_path_factory) -> LectureRuns:
     return LectureRuns(base / "executed-lectures")
 
 
+def pytest_configure(config):
+    if not hasattr(config, "workerinput"):  # the controller of an xdist run, or a plain run
+        tables.start()
+
+
 def pytest_collection_modifyitems(items):
     """The book renders the lectures the lecture tests executed: after them, its time is its own."""
     items.sort(key=lambda item: item.path.name == "test_book.py")  # stable: the rest keep their order
@@ -31,17 +31,19 @@ def pytest_collection_modifyitems(items):
 
 def pytest_terminal_summary(terminalreporter):
     tr = terminalreporter
+    RUN_ROWS, CLASSROOM_ROWS, BOOK_ROWS, ADVERSARIAL_ROWS, STRENGTH_ROWS = (
+        tables.rows(name) for name in ("run", "classroom", "book", "adversarial", "strength"))
     if RUN_ROWS:
         tr.section("notebooks run top to bottom in a real kernel (2-core CPU budget: well under a minute)")
         for name, seconds, peak in RUN_ROWS:
             tr.write_line(f"{name:<44}{seconds:>7.1f} s{peak:>9.0f} MB peak")
     if CLASSROOM_ROWS:
-        from tests.browser import OUTPUT, SCREENSHOTS
+        from tests.browser import CLASSROOM, OUTPUT
 
         tr.section("classroom round trip through JupyterHub: steps and screenshots")
         for step, seconds in CLASSROOM_ROWS:
             tr.write_line(f"{step:<60}{seconds:>7.1f} s")
-        for path in SCREENSHOTS:
+        for path in CLASSROOM.saved():
             tr.write_line(str(path.relative_to(OUTPUT.parents[1])))
     if BOOK_ROWS:
         from tests.browser import BOOK
@@ -49,7 +51,7 @@ def pytest_terminal_summary(terminalreporter):
         tr.section("the course as a book: build from the executed lectures, pages in Chromium, screenshots")
         for step, seconds in BOOK_ROWS:
             tr.write_line(f"{step:<60}{seconds:>7.1f} s")
-        for path in BOOK.paths:
+        for path in BOOK.saved():
             tr.write_line(str(path.relative_to(BOOK.folder.parents[1])))
     if ADVERSARIAL_ROWS:
         tr.section("adversarial class: case -> status of the lost test cells, points")

@@ -18,7 +18,7 @@ from dlcourse_grading.engine import sandbox
 from dlcourse_grading.grading import class_results, expected_table, prepare_course
 from dlcourse_grading.settings import GradingSettings
 from tests.adversarial import CASES, CH, SNOOPER, TESTS, snoop_report, write_adversarial_class, write_snooper
-from tests.conftest import ADVERSARIAL_ROWS
+from tests import tables
 
 LIMITS = dict(cell_timeout=10, notebook_timeout=240, memory_mb=1024)
 
@@ -41,7 +41,7 @@ def graded(tmp_path_factory):
         rows = results[results.student == case.student]
         lost = rows[rows.points < rows.max_points]
         summary = ", ".join(sorted(set(lost.status))) or "all passed"
-        ADVERSARIAL_ROWS.append((case.student, summary, float(rows.points.sum()), float(rows.max_points.sum())))
+        tables.add("adversarial", case.student, summary, float(rows.points.sum()), float(rows.max_points.sum()))
     return root, jobs, results, run
 
 

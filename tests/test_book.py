@@ -22,7 +22,7 @@ import pytest
 from dlcourse.chapters import available_chapters
 from dlcourse_grading import book
 from tests import browser
-from tests.conftest import BOOK_ROWS
+from tests import tables
 
 CHAPTERS = available_chapters()
 needs_chromium = pytest.mark.skipif(not Path(browser.CHROMIUM).exists(),
@@ -41,7 +41,7 @@ def site(lecture_runs, tmp_path_factory) -> Path:
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "dlcourse_grading.cli", "book", "--executed", str(lecture_runs.folder),
                            "--out", str(out)], capture_output=True, text=True)
-    BOOK_ROWS.append(("course book --executed (nothing executed: Sphinx, MathJax copied)", time.perf_counter() - started))
+    tables.add("book", "course book --executed (nothing executed: Sphinx, MathJax copied)", time.perf_counter() - started)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return out / "html"
 
@@ -190,14 +190,14 @@ def test_the_book_in_chromium(served):
                     else:
                         seen = f"{_typeset(page)['formulas']} formulas"
                     shots.take(page, f"{kind}_{ch.id}")
-                    BOOK_ROWS.append((f"  {kind} {ch.id}: {seen}", time.perf_counter() - opened))
+                    tables.add("book", f"  {kind} {ch.id}: {seen}", time.perf_counter() - opened)
                     page.go_back()
         except BaseException:
             shots.take(page, "FAILED_here")
             raise
         finally:
             context.close()
-    BOOK_ROWS.append((f"Chromium: {len(shots.paths)} pages checked", time.perf_counter() - started))
+    tables.add("book", f"Chromium: {len(shots.paths)} pages checked", time.perf_counter() - started)
     assert remote == [], f"requests off loopback: {remote[:10]}"
     assert broken == [], f"missing files: {broken[:10]}"
     assert errors == [], errors[:5]

@@ -44,7 +44,7 @@ from dlcourse_grading.hub import Hub
 from dlcourse_grading.notebook import nbgrader_meta, read_assignment, strip_solution_markers
 from dlcourse_grading.settings import GradingSettings, sqlite_url as db_url
 from tests import browser
-from tests.conftest import CLASSROOM_ROWS
+from tests import tables
 
 CH = chapter(1)
 NOTEBOOK = f"{CH.id}/{CH.id}.ipynb"
@@ -75,7 +75,7 @@ class _Steps:
 
     def done(self, step: str) -> None:
         now = time.perf_counter()
-        CLASSROOM_ROWS.append((step, now - self.last))
+        tables.add("classroom", step, now - self.last)
         self.last = now
 
 
@@ -348,7 +348,7 @@ def test_student_kernel_sees_nothing_of_the_instructors(classroom):
 
     started = time.perf_counter()
     out = classroom.hub.user(ALICE).run_in_kernel(f"PATHS = {paths!r}\n{PROBE}")
-    CLASSROOM_ROWS.append(("alice's kernel via the hub: imports, reads refused", time.perf_counter() - started))
+    tables.add("classroom", "alice's kernel via the hub: imports, reads refused", time.perf_counter() - started)
     seen = json.loads(out.strip().splitlines()[-1])
     assert seen["import dlcourse_grading"] == "ModuleNotFoundError", seen
     for name in paths:

@@ -6,7 +6,7 @@ import pytest
 
 from dlcourse.chapters import available_chapters
 from dlcourse_grading.example_class import submissions
-from tests.conftest import RUN_ROWS
+from tests import tables
 from tests.kernels import run_notebook
 
 CHAPTERS = available_chapters()
@@ -17,7 +17,7 @@ MEMORY_BUDGET_MB = 1500   # a hub pod has 2 GiB
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda c: c.id)
 def test_lecture_runs_clean(chapter, lecture_runs):
     run = lecture_runs.get(chapter)  # executed here, kept for the book (tests/test_book.py)
-    RUN_ROWS.append((f"notebooks/{chapter.lecture.name}", run.seconds, run.peak_rss_mb))
+    tables.add("run", f"notebooks/{chapter.lecture.name}", run.seconds, run.peak_rss_mb)
     assert not run.problems(), run.problems()
     assert run.seconds < LECTURE_BUDGET_S
     assert run.peak_rss_mb < MEMORY_BUDGET_MB
@@ -36,7 +36,7 @@ def test_reference_solution_is_silent(chapter, tmp_path):
         if gid in tests and cell.cell_type == "code":
             cell.source = tests[gid]
     run = run_notebook(reference, str(tmp_path))
-    RUN_ROWS.append((f"{chapter.id} reference solution + hidden tests", run.seconds, run.peak_rss_mb))
+    tables.add("run", f"{chapter.id} reference solution + hidden tests", run.seconds, run.peak_rss_mb)
     assert not run.problems(), run.problems()  # errors and stderr alike (the test below shows it)
 
 

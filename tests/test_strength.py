@@ -13,7 +13,7 @@ import pytest
 from dlcourse.chapters import available_chapters
 from dlcourse_grading.notebook import read_assignment, strip_solution_markers
 from dlcourse_grading.strength import StrengthRunner, Variant
-from tests.conftest import STRENGTH_ROWS
+from tests import tables
 
 MIN_WRONG, MIN_CORRECT = 6, 2
 
@@ -49,7 +49,7 @@ def test_strength_corpus(chapter):
     for ex in assignment.exercises:
         if ex.kind == "code":
             caught, wrong, kept, correct = tally[ex.grade_id]
-            STRENGTH_ROWS.append((chapter.id, ex.grade_id, caught, wrong, kept, correct))
+            tables.add("strength", chapter.id, ex.grade_id, caught, wrong, kept, correct)
     thin = [f"{ex.grade_id}: {tally[ex.grade_id][1]} wrong, {tally[ex.grade_id][3]} correct"
             for ex in assignment.exercises if ex.kind == "code"
             and (tally[ex.grade_id][1] < MIN_WRONG or tally[ex.grade_id][3] < MIN_CORRECT)]
