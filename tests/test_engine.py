@@ -236,3 +236,14 @@ def test_feedback_pages_are_the_documents_nbconvert_writes(monkeypatch):
         assert fast == plain
     assert 'alt="No description has been provided for this image"' in pages("classic", image)[0]
     assert 'tabindex="0"' in pages("lab", text)[0]
+
+
+def test_nbformat_loads_without_building_iri_grammars():
+    """Every nbgrader command and grading worker imports nbformat, and with it jsonschema, which
+    would build three Earley parsers from rfc3987-syntax's grammar (2.2 s of CPU a process): the
+    Makefile removes that package, and the notebook schema still validates."""
+    code = ("import sys, nbformat\n"
+            "nbformat.validate(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('1')]))\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('rfc3987', 'lark'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
