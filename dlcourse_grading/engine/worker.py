@@ -76,7 +76,9 @@ class Worker:
         os.environ.pop(ENV_UID, None)
         if sandbox.is_root() and settings.limits.drop_privileges:
             os.environ[ENV_UID] = str(sandbox.STUDENT_UID_BASE + number)
-        self.zygote = self._start_zygote() if settings.fork else None
+        # The fork server imports TensorFlow (seconds) while this process loads nbgrader and
+        # nbconvert and makes its empty gradebook: the two start-ups overlap.
+        zygote = self._launch_zygote() if settings.fork else None
         from jupyter_client.provisioning import KernelProvisionerFactory
 
         KernelProvisionerFactory.instance().default_provisioner_name = "course-fork"
@@ -87,11 +89,19 @@ class Worker:
         # nbgrader's add_submission builds its rows under SQLAlchemy's autoflush, which warns
         # "not in session" for each; the rows are complete when it commits (nbgrader's own tests).
         warnings.filterwarnings("ignore", message=r".*not in session", category=SAWarning)
+        self._empty_gradebook()
+        self.zygote = self._await_zygote(zygote) if zygote else None
 
-    def _start_zygote(self) -> subprocess.Popen | None:
-        path = str(self.home / "zygote.sock")
-        proc = subprocess.Popen([sys.executable, "-m", "dlcourse_grading.engine.zygote", path],
+    def _launch_zygote(self) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "dlcourse_grading.engine.zygote", self._socket],
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+    @property
+    def _socket(self) -> str:
+        return str(self.home / "zygote.sock")
+
+    def _await_zygote(self, proc: subprocess.Popen) -> subprocess.Popen | None:
+        path = self._socket
         if proc.stdout.readline().strip() != "ready":
             proc.kill()
             print("warning: kernel fork server unavailable; starting kernels normally", file=sys.stderr)
