@@ -13,9 +13,11 @@ comes back as an ordinary outcome. A Dask worker process dying (SIGKILL, out of 
 the scheduler fail its task with ``KilledWorker`` once ``allowed-failures`` is passed: the
 coordinator then submits it once more itself, and records it as lost after the second death, as
 the local pool does. Run the scheduler with ``distributed.scheduler.allowed-failures: 0`` and
-``worker-saturation: 1.0`` (``scheduler_environment()``) so that a death counts against the
+``worker-saturation: 1.0`` (``cluster_environment()``) so that a death counts against the
 submission that was running only, and the workers with ``--nthreads 1`` (one submission at a
-time per grading Worker).
+time per grading Worker) and without Dask's statistical profiler (``distributed.worker.profile.
+enabled: false``), which samples every thread of the worker process every 10 ms, the grading
+thread's deep nbgrader and asyncio stacks included, under the same GIL.
 """
 from __future__ import annotations
 
@@ -32,10 +34,11 @@ from typing import Callable, Iterable
 from dlcourse_grading.engine.protocol import MAX_ATTEMPTS, Outcome, Submission
 from dlcourse_grading.paths import VENV_BIN
 
-def scheduler_environment() -> dict[str, str]:
-    """Dask settings for a grading cluster's scheduler (see the module's docstring)."""
+def cluster_environment() -> dict[str, str]:
+    """Dask settings for a grading cluster's scheduler and workers (see the module's docstring)."""
     return {"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0",
-            "DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION": "1.0"}
+            "DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION": "1.0",
+            "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False"}
 
 
 #: The grading Workers of this (Dask worker) process, by the settings they were started with.
@@ -118,7 +121,7 @@ class LoopbackCluster:
         self.address = ""
 
     def _spawn(self, *args: str, log: str) -> subprocess.Popen:
-        env = {**os.environ, **scheduler_environment()}
+        env = {**os.environ, **cluster_environment()}
         return subprocess.Popen([str(VENV_BIN / "dask"), *args], env=env, cwd=self.folder,
                                 stdout=subprocess.DEVNULL, stderr=open(self.folder / log, "wb"))
 
