@@ -9,7 +9,7 @@ from nbgrader.converters import Autograde
 from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config
 
-from dlcourse_grading.engine.preprocessors import (REPAIRS_KEY, DropTestResults, HideHiddenTests,
+from dlcourse_grading.engine.preprocessors import (AUDIT_CODE, REPAIRS_KEY, DropTestResults, HideHiddenTests,
                                                    RepairStructure, RobustExecute)
 from dlcourse_grading.notebook import nbgrader_meta
 
@@ -152,3 +152,41 @@ def test_robust_execute_stops_at_the_notebook_time_limit():
     assert cut and set(cut) <= {"KeyboardInterrupt", "CellTimeoutError", "NotebookTimeout"}, cut
     assert _errors(nb.cells[2]) in (["NotebookTimeout"], ["NotRun"])
     assert not any(o.get("text") == "late\n" for o in nb.cells[2].outputs)
+
+
+class _CountingProbes(RobustExecute):
+    """RobustExecute that counts the audits it asks in a request of their own."""
+
+    def preprocess(self, nb, resources=None, km=None):
+        self.probes = 0
+        return super().preprocess(nb, resources, km)
+
+    def execute_cell(self, cell, *args, **kwargs):
+        self.probes += cell.source == AUDIT_CODE
+        return super().execute_cell(cell, *args, **kwargs)
+
+
+@pytest.mark.parametrize("client, probes", [("dlcourse_grading.engine.client.QuickStartClient", {True: 0, False: 1}),
+                                            ("jupyter_client.asynchronous.AsyncKernelClient", {True: 2, False: 2})],
+                         ids=["grade-class", "nbgrader"])
+@pytest.mark.parametrize("passes", [True, False], ids=["passing", "failing"])
+def test_robust_execute_audits_after_every_test_cell(client, probes, passes):
+    """grade-class's client carries the tamper audit on a test cell's own request, plain
+    nbgrader's asks in a request of its own, and a test cell that failed is audited separately:
+    every way, the first test cell after the tampering and every later one get TamperingError,
+    and none before it."""
+    cells = [new_code_cell("from dlcourse_grading import guard\nguard.snapshot()"),
+             _cell("code", "t1", "assert True", grade=True, points=1),
+             new_code_cell("import builtins\nbuiltins.sorted = lambda *args, **kwargs: []"),
+             _cell("code", "t2", "assert True" if passes else "assert False, 'failing'", grade=True, points=1),
+             _cell("code", "t3", "assert True", grade=True, points=1)]
+    nb = new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                             "language": "python"}})
+    pp = _CountingProbes(kernel_name="python3", timeout=30,
+                         config=Config({"AsyncKernelManager": {"client_class": client}}))
+    nb, _ = pp.preprocess(nb, {"metadata": {"path": "."}})
+    assert _errors(nb.cells[1]) == []
+    assert _errors(nb.cells[3]) == ([] if passes else ["AssertionError"]) + ["TamperingError"]
+    assert _errors(nb.cells[4]) == ["TamperingError"]
+    assert "builtins.sorted" in nb.cells[4].outputs[-1].evalue
+    assert pp.probes == probes[passes]
