@@ -40,22 +40,6 @@ def test_feedback_hides_hidden_tests_and_their_tracebacks():
     assert cell.outputs[0]["traceback"] == ["AssertionError: sigmoid: wrong values"]
 
 
-def test_one_worker_gives_the_scores_the_class_gets(tmp_path):
-    """Scores never depend on the number of workers (the adversarial class uses two)."""
-    from dlcourse_grading.engine.classgrader import grade_class
-    from dlcourse_grading.example_class import write_class
-    from dlcourse_grading.grading import expected_table, prepare_course, score_table
-    from dlcourse_grading.settings import GradingSettings
-
-    ch = chapter(1)
-    prepare_course(tmp_path, [ch])
-    write_class(ch, tmp_path)
-    run = grade_class(GradingSettings.load(tmp_path, workers=1), [ch.id], progress=False)
-    assert not [j for j in run.jobs if j.error]
-    expected = expected_table([ch])
-    assert score_table(tmp_path, [ch]).reindex_like(expected).equals(expected)
-
-
 def test_quick_start_client_is_ready_with_iopub_connected_and_drained():
     """grade-class's kernel client returns from wait_for_ready without jupyter_client's fixed
     waits; then the first IOPub message is already an answer to the next request (nothing stale

@@ -6,7 +6,8 @@
   workers creating the same new student at once lost that submission's grades.)
 - A worker process killed while grading costs only the submission it held: regraded once on a
   fresh worker, then recorded as lost, with zeros in the gradebook, while the rest is graded.
-- The command line's limits reach nbgrader's execute step, and the run reports what was applied.
+- One worker grades to the same scores; the command line's limits reach nbgrader's execute
+  step, and the run reports what was applied.
 - COURSE_DB_URL is where grade-class, grade and report read and write.
 """
 from __future__ import annotations
@@ -120,23 +121,28 @@ def test_a_killed_worker_costs_only_its_submission(tmp_path):
             if "dlcourse_grading.engine.zygote" in " ".join(p.info["cmdline"] or [])] == []
 
 
-def test_a_short_cell_timeout_ends_an_infinite_loop_in_about_that_time(tmp_path):
+def test_one_worker_grades_exactly_and_a_short_cell_timeout_ends_an_infinite_loop(tmp_path):
+    """One worker grades the example class to its exact expected scores (they never depend on the
+    number of workers: the other runs here use two), and a 4 s cell limit ends lou's infinite
+    loop in about that time, costing only its own cell."""
     ch = chapter(1)
     prepare_course(tmp_path, [ch])
+    example_class.write_class(ch, tmp_path)
     folder = tmp_path / "submitted" / "lou_loops" / ch.id
     folder.mkdir(parents=True)
     nb = _with_extra_cell(example_class.submissions(ch)["ada_reference"], "while True:\n    pass")
     nbformat.write(nb, str(folder / f"{ch.id}.ipynb"))
     settings = GradingSettings.load(tmp_path, workers=1, cell_timeout=4, notebook_timeout=300)
-    started = time.perf_counter()
     run = grade_class(settings, [ch.id], progress=False)
-    seconds = time.perf_counter() - started
     # What the run reports is what nbgrader's execute step ran under.
     assert (run.limits.cell_timeout, run.limits.notebook_timeout) == (4, 300)
+    assert [(j.student, j.error) for j in run.jobs if j.error or j.status != "graded"] == []
+    expected = expected_table([ch])
+    assert score_table(tmp_path, [ch]).reindex_like(expected).equals(expected)
+    lou = next(j for j in run.jobs if j.student == "lou_loops")
     # grading_config.py's 120 s would take minutes; 4 s plus the rest of the notebook is well under 60.
-    assert seconds < 60, seconds
-    assert run.jobs[0].status == "graded" and not run.jobs[0].error
-    results = class_results(tmp_path, run.jobs, settings.db_url)
+    assert lou.seconds < 60, lou.seconds
+    results = class_results(tmp_path, [lou], settings.db_url)
     assert float(results.points.sum()) == float(results.max_points.sum())  # the loop cost only its own cell
 
 
