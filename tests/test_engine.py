@@ -231,3 +231,65 @@ def test_nbformat_loads_without_building_iri_grammars():
             "print(sorted(m for m in sys.modules if m.startswith(('rfc3987', 'lark'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_next_kernel_starts_ahead_clean_and_is_adopted_only_by_a_launch_alike(tmp_path, monkeypatch):
+    """After a submission, the worker's next kernel is already forked and initialized. While it
+    waits it is the grader's (its uid, an empty working directory of the grader's): nothing of the
+    next student's reaches it before the kernel before it is gone. The next submission adopts it
+    (the same pid runs its cells) with its own files and uid and the same scores as a fresh kernel;
+    a launch that differs (here one environment variable) discards it and forks a fresh one."""
+    import json
+    import os
+
+    import psutil
+
+    from dlcourse.chapters import COURSE_ID
+    from dlcourse_grading import example_class
+    from dlcourse_grading.engine import sandbox
+    from dlcourse_grading.engine.provisioner import spare_pids
+    from dlcourse_grading.engine.recorder import Recorder
+    from dlcourse_grading.engine.worker import Worker
+    from dlcourse_grading.grading import prepare_course
+    from dlcourse_grading.settings import GradingSettings
+
+    ch = chapter(1)
+    prepare_course(tmp_path, [ch])
+    folder = tmp_path / "submitted" / "ada" / ch.id
+    folder.mkdir(parents=True)
+    nb = example_class.submissions(ch)["ada_reference"]
+    nb.cells.append(nbformat.v4.new_code_cell(
+        "import json, os\nprint(json.dumps({'pid': os.getpid(), 'uid': os.getuid(), 'files': sorted(os.listdir('.')), "
+        "'tmp': os.environ['TMPDIR'] == os.getcwd(), 'mark': os.environ.get('COURSE_TEST_MARK')}))"))
+    nbformat.write(nb, str(folder / f"{ch.id}.ipynb"))
+    (folder / "data.csv").write_text("x\n1\n")
+    settings = GradingSettings.load(tmp_path, workers=1)
+    with Recorder(settings, COURSE_ID) as recorder:
+        sub = recorder.submission(ch.id, "ada")
+    student_uid = sandbox.STUDENT_UID_BASE + 1 if sandbox.is_root() and settings.limits.drop_privileges else os.getuid()
+
+    def report(outcome) -> dict:
+        graded = nbformat.reads(outcome.autograded[f"{ch.id}.ipynb"].decode(), as_version=4)
+        return json.loads(graded.cells[-1].outputs[0]["text"])
+
+    worker = Worker(settings, 1, str(tmp_path / "worker"))
+    try:
+        fresh = worker.grade(sub)
+        (spare,) = spare_pids()
+        waiting = psutil.Process(spare)
+        assert waiting.uids().real == os.geteuid() and os.listdir(waiting.cwd()) == []
+        assert os.stat(waiting.cwd()).st_uid == os.geteuid()
+        adopted = worker.grade(sub)
+        assert report(adopted) == {"pid": spare, "uid": student_uid, "files": ["data.csv"], "tmp": True, "mark": None}
+        assert report(fresh)["pid"] != spare
+        assert not fresh.error and adopted.notebooks == fresh.notebooks
+        assert sum(g or 0 for g in fresh.notebooks[ch.id].grades.values()) > 0
+
+        (unlike,) = spare_pids()
+        monkeypatch.setenv("COURSE_TEST_MARK", "1")
+        changed = report(worker.grade(sub))
+        assert changed["mark"] == "1" and changed["pid"] != unlike and not psutil.pid_exists(unlike)
+        (last,) = spare_pids()
+    finally:
+        worker.close()
+    assert not psutil.pid_exists(last)

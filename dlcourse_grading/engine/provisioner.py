@@ -3,6 +3,12 @@
 Registered as the entry point ``course-fork`` (pyproject.toml). With no zygote running (the
 environment variable below unset) it behaves exactly like jupyter_client's LocalProvisioner,
 so plain nbgrader, JupyterLab and GPU machines are unaffected.
+
+When a kernel is done, the next one is forked at once (a :class:`Spare`): it initializes while
+the grader saves the grades and writes the feedback, and the next submission adopts it if it
+would be launched exactly alike (command, environment, limits, uid, transport). A spare runs no
+cell before it is adopted, and it gets its submission's files and its unprivileged uid only
+then, after the kernel before it and everything that kernel left behind are gone.
 """
 from __future__ import annotations
 
@@ -13,12 +19,13 @@ import shutil
 import signal
 import tempfile
 import threading
+from dataclasses import dataclass
 
 import psutil
 
 from jupyter_client.provisioning import LocalProvisioner
 
-from dlcourse_grading.engine.zygote import ENV_SOCKET, request_kernel
+from dlcourse_grading.engine.zygote import ENV_SOCKET, Forked, request_kernel
 
 ENV_LIMITS = "COURSE_KERNEL_LIMITS"
 ENV_UID = "COURSE_KERNEL_UID"
@@ -119,17 +126,39 @@ class ForkProvisioner(LocalProvisioner):
         env = {k: v for k, v in (kwargs.get("env") or os.environ).items()
                if k not in (ENV_SOCKET, ENV_LIMITS, ENV_UID, ENV_PIDS)}  # student code never sees the grader's set-up
         uid = int(os.environ[ENV_UID]) if os.environ.get(ENV_UID) else None
-        self._workdir = private_workdir(str(kwargs.get("cwd") or os.getcwd()), uid)
-        env.update(TMPDIR=self._workdir, MPLCONFIGDIR=self._workdir)
         limits = json.loads(os.environ.get(ENV_LIMITS, "{}"))
-        pid = request_kernel(socket_path, cmd, env, self._workdir, limits, uid)
+        submission_dir = str(kwargs.get("cwd") or os.getcwd())
+        self._launch = Launch.of(cmd, env, limits, uid, self.connection_info, self.parent.connection_file)
+        spare = take_spare(socket_path, self._launch)
+        if spare is not None:
+            try:
+                connection_info = self._adopt(spare, submission_dir)
+            except RuntimeError:  # it died while it waited: start one as if there had been none
+                spare.discard()
+                spare = None
+        if spare is None:
+            self._workdir = new_workdir()
+            fill_workdir(self._workdir, submission_dir, uid)
+            env.update(TMPDIR=self._workdir, MPLCONFIGDIR=self._workdir)
+            forked = request_kernel(socket_path, cmd, env, self._workdir, limits, uid)
+            self._pid_file = record_pid(forked.pid)
+            forked.release()
+            pid, connection_info = forked.pid, self.connection_info
+        else:
+            pid = spare.forked.pid
         self.process = ForkedKernel(pid)
-        self._pid_file = record_pid(pid)
         self.pid = self.pgid = pid  # the kernel called setsid(): its pid is its process group
         self.cwd = self._workdir
         self.memory_watch = MemoryWatch(pid, int(limits.get("memory_mb", 1536)))
         self.memory_watch.start()
-        return self.connection_info
+        return connection_info
+
+    def _adopt(self, spare: "Spare", submission_dir: str) -> dict:
+        """The spare becomes this launch's kernel: the submission's files, then its start."""
+        self._workdir, self._pid_file, self._spare_file = spare.workdir, spare.pid_file, spare.connection_file
+        fill_workdir(spare.workdir, submission_dir, self._launch.uid)
+        ports = spare.forked.release()
+        return {**self.connection_info, **ports, "key": spare.key}
 
     async def kill(self, restart: bool = False) -> None:
         await super().kill(restart)
@@ -151,13 +180,20 @@ class ForkProvisioner(LocalProvisioner):
         await super().cleanup(restart)
         if getattr(self, "memory_watch", None) is not None:
             self.memory_watch.stop()
-        if getattr(self, "_pid_file", None) and not restart:
-            with contextlib.suppress(OSError):
-                os.remove(self._pid_file)
+        if restart:
+            return
+        for name in ("_pid_file", "_spare_file"):
+            if getattr(self, name, None):
+                with contextlib.suppress(OSError):
+                    os.remove(getattr(self, name))
+                setattr(self, name, None)
         workdir = getattr(self, "_workdir", None)
-        if workdir and not restart:
+        if workdir:
             shutil.rmtree(workdir, ignore_errors=True)
             self._workdir = None
+        socket_path = os.environ.get(ENV_SOCKET)
+        if getattr(self, "_launch", None) is not None and socket_path:
+            start_spare(socket_path, self._launch)  # the next submission's kernel, started now
 
 
 def record_pid(pid: int) -> str | None:
@@ -170,10 +206,16 @@ def record_pid(pid: int) -> str | None:
     return path
 
 
-def private_workdir(submission_dir: str, uid: int | None) -> str:
-    """A fresh directory holding a copy of the submission's files (not the notebooks, which
-    the kernel never reads), owned by the kernel's uid: student code sees nothing else."""
+def new_workdir() -> str:
+    """A fresh, private directory for one kernel: owned by the grader until filled."""
     workdir = tempfile.mkdtemp(prefix="course-kernel-")
+    os.chmod(workdir, 0o700)
+    return workdir
+
+
+def fill_workdir(workdir: str, submission_dir: str, uid: int | None) -> None:
+    """A copy of the submission's files (not the notebooks, which the kernel never reads), all
+    then owned by the kernel's uid: student code sees nothing else."""
     for name in os.listdir(submission_dir):
         src = os.path.join(submission_dir, name)
         if name.endswith(".ipynb") or name.startswith("."):
@@ -186,5 +228,114 @@ def private_workdir(submission_dir: str, uid: int | None) -> str:
         for folder, dirs, files in os.walk(workdir):
             for name in [folder] + [os.path.join(folder, n) for n in dirs + files]:
                 os.chown(name, uid, uid)
-    os.chmod(workdir, 0o700)
-    return workdir
+
+
+# ---------------------------------------------------------------------- kernels started ahead
+
+@dataclass(frozen=True)
+class Launch:
+    """Everything a kernel is started with but its submission's files and its connection: two
+    launches equal here get interchangeable kernels."""
+
+    argv: tuple[str, ...]  # the connection file as {connection_file}
+    env: tuple[tuple[str, str], ...]
+    limits: str
+    uid: int | None
+    session: tuple  # transport, ip, signature scheme; None with CurveZMQ keys (not started ahead)
+
+    @classmethod
+    def of(cls, cmd, env, limits, uid, connection_info, connection_file) -> "Launch":
+        curve = "curve_publickey" in connection_info
+        session = None if curve else tuple(connection_info.get(k) for k in ("transport", "ip", "signature_scheme"))
+        return cls(tuple(a.replace(connection_file, "{connection_file}") for a in cmd),
+                   tuple(sorted(env.items())), json.dumps(limits, sort_keys=True), uid, session)
+
+
+class Spare:
+    """A kernel forked for the next submission, in a thread of its own (the fork and the zygote's
+    reply take ~25 ms): it initializes with a connection file of its own (random ports) in a
+    working directory that stays the grader's, and waits for :meth:`Forked.release`."""
+
+    def __init__(self, socket_path: str, launch: Launch):
+        self.socket_path, self.launch = socket_path, launch
+        self.forked: Forked | None = None
+        self.workdir = self.connection_file = self.pid_file = None
+        self.key = b""
+        self._thread = threading.Thread(target=self._fork, daemon=True, name="spare-kernel")
+        self._thread.start()
+
+    def _fork(self) -> None:
+        from jupyter_client.session import new_id_bytes
+        from jupyter_core.paths import jupyter_runtime_dir
+
+        transport, ip, scheme = self.launch.session
+        self.key = new_id_bytes()
+        self.connection_file = os.path.join(jupyter_runtime_dir(), f"kernel-spare-{os.getpid()}-{id(self)}.json")
+        with open(os.open(self.connection_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as fh:
+            # no ports: the kernel binds random ones and reports them (no race for a port)
+            json.dump({"transport": transport, "ip": ip, "signature_scheme": scheme, "key": self.key.decode()}, fh)
+        self.workdir = new_workdir()
+        argv = [a.replace("{connection_file}", self.connection_file) for a in self.launch.argv]
+        env = {**dict(self.launch.env), "TMPDIR": self.workdir, "MPLCONFIGDIR": self.workdir}
+        try:
+            self.forked = request_kernel(self.socket_path, argv, env, self.workdir, json.loads(self.launch.limits),
+                                         self.launch.uid)
+            self.pid_file = record_pid(self.forked.pid)
+        except (OSError, RuntimeError):
+            self.forked = None
+
+    def ready(self) -> bool:
+        """Whether it was forked and is still there (waits for the fork to be answered)."""
+        self._thread.join()
+        return self.forked is not None and ForkedKernel(self.forked.pid).poll() is None
+
+    def discard(self) -> None:
+        self._thread.join()
+        if self.forked is not None:
+            self.forked.discard()
+        for path in (self.pid_file, self.connection_file):
+            if path:
+                with contextlib.suppress(OSError):
+                    os.remove(path)
+        if self.workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+#: At most one spare per fork server (a Dask worker process may hold several grading Workers).
+_SPARES: dict[str, Spare] = {}
+_SPARES_LOCK = threading.Lock()
+
+
+def start_spare(socket_path: str, launch: Launch) -> None:
+    if launch.session is None:
+        return
+    with _SPARES_LOCK:
+        if socket_path not in _SPARES:
+            _SPARES[socket_path] = Spare(socket_path, launch)
+
+
+def take_spare(socket_path: str, launch: Launch) -> Spare | None:
+    """The spare kernel for this launch, if one is ready and was started exactly alike."""
+    with _SPARES_LOCK:
+        spare = _SPARES.pop(socket_path, None)
+    if spare is None:
+        return None
+    if spare.launch == launch and spare.ready():
+        return spare
+    spare.discard()
+    return None
+
+
+def spare_pids() -> set[int]:
+    """The spare kernels' pids: the grader's children that are not strays."""
+    with _SPARES_LOCK:
+        spares = list(_SPARES.values())
+    return {s.forked.pid for s in spares if s.ready()}
+
+
+def discard_spares(socket_path: str | None = None) -> None:
+    with _SPARES_LOCK:
+        paths = [p for p in _SPARES if socket_path in (None, p)]
+        spares = [_SPARES.pop(p) for p in paths]
+    for spare in spares:
+        spare.discard()

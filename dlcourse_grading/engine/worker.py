@@ -31,7 +31,7 @@ from sqlalchemy.exc import SAWarning
 
 from dlcourse_grading.engine import converters, fastpaths, sandbox
 from dlcourse_grading.engine.protocol import NotebookOutcome, Outcome, Submission, read_tree, write_tree
-from dlcourse_grading.engine.provisioner import ENV_LIMITS, ENV_PIDS, ENV_UID
+from dlcourse_grading.engine.provisioner import ENV_LIMITS, ENV_PIDS, ENV_UID, discard_spares, spare_pids
 from dlcourse_grading.engine.zygote import ENV_SOCKET
 from dlcourse_grading.paths import venv_on_path
 
@@ -110,6 +110,7 @@ class Worker:
         return proc
 
     def close(self) -> None:
+        discard_spares(self._socket)
         if self.zygote and self.zygote.poll() is None:
             self.zygote.terminate()
             self.zygote.wait(10)
@@ -248,10 +249,11 @@ def applied_limits(converter) -> tuple[dict, float, dict]:
 
 
 def kill_strays(zygote: subprocess.Popen | None) -> None:
-    """Kill every process left behind by student code (adopted by us as subreaper)."""
+    """Kill every process left behind by student code (adopted by us as subreaper); the fork
+    server and the next submission's kernel, started ahead (no student code has run in it), stay."""
     import psutil
 
-    keep = {zygote.pid} if zygote else set()
+    keep = ({zygote.pid} if zygote else set()) | spare_pids()
     for child in psutil.Process().children(recursive=False):
         if child.pid in keep:
             continue

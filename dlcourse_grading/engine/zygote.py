@@ -2,10 +2,14 @@
 
 The zygote imports TensorFlow, Keras, IPython's kernel and the course's hidden checks, then
 waits on a Unix socket. For each request it forks a fresh kernel process that applies the
-submission's limits, drops privileges and runs ``ipykernel`` with the connection file it was
-given. The zygote itself never runs a TensorFlow op (forking after that is not safe), and it
-double-forks so that the kernel is adopted by the grading process (a child subreaper), which can
-then wait for it and kill anything it leaves behind.
+submission's limits and initializes ``ipykernel`` with the connection file it was given (its
+sockets bound, no cell run), then waits on the request's own connection, which it inherited: it
+says "bound" with its ports, and only when the grader answers "go" does it drop privileges and
+start answering (:class:`Forked`). A kernel can so be started ahead, while the grader finishes the
+submission before (provisioner.py), and no client ever connects before the sockets exist. The
+zygote itself never runs a TensorFlow op (forking after that is not safe), and it double-forks so
+that the kernel is adopted by the grading process (a child subreaper), which can then wait for it
+and kill anything it leaves behind.
 
 Forking is refused on a machine with an NVIDIA GPU: initializing CUDA in a forked child of a
 process that loaded CUDA libraries is not safe, so there the grader starts kernels normally.
@@ -13,6 +17,7 @@ process that loaded CUDA libraries is not safe, so there the grader starts kerne
 from __future__ import annotations
 
 import gc
+import importlib
 import json
 import os
 import signal
@@ -23,7 +28,29 @@ from pathlib import Path
 ENV_SOCKET = "COURSE_ZYGOTE_SOCKET"
 #: How often the fork server checks that the grading worker that started it is still there.
 PARENT_POLL_S = 1.0
+#: The kernel's sockets, as IPKernelApp names its ports.
+PORTS = ("shell_port", "iopub_port", "stdin_port", "hb_port", "control_port")
 _grader = 0  # the grading worker's pid, once serving
+
+
+class Channel:
+    """Newline-terminated JSON messages over a stream socket, both ways (the grader, the zygote
+    and a forked kernel all speak it)."""
+
+    def __init__(self, sock: socket.socket):
+        self.sock, self._buffer = sock, b""
+
+    def send(self, message: dict) -> None:
+        self.sock.sendall(json.dumps(message).encode() + b"\n")
+
+    def receive(self) -> dict:
+        while b"\n" not in self._buffer:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError("the other end closed the connection")
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return json.loads(line)
 
 
 def gpu_present() -> bool:
@@ -70,7 +97,7 @@ def tensorflow_threads() -> list[str]:
     return names
 
 
-def run_kernel(request: dict) -> None:
+def run_kernel(request: dict, channel: Channel) -> None:
     """In the forked child: become the submission's kernel. Never returns."""
     from dlcourse_grading.engine import sandbox
 
@@ -94,6 +121,13 @@ def run_kernel(request: dict) -> None:
             args = [*args, f"--IPKernelApp.parent_handle={_grader}"]
         app = IPKernelApp.instance()
         app.initialize(args)  # reads the connection file and binds the sockets, still privileged
+        channel.send({"bound": {name: getattr(app, name) for name in PORTS}})
+        if channel.receive().get("go") is not True:  # the grader closing the connection: never used
+            raise SystemExit(1)
+        channel.sock.close()
+        # The submission's files may have arrived in the working directory after start-up's imports
+        # listed it (a kernel started ahead): the import system looks again.
+        importlib.invalidate_caches()
         sandbox.isolate_network(limits)
         if sandbox.drop_privileges(limits, request.get("uid")):
             os.environ["HOME"] = request["cwd"]
@@ -105,16 +139,18 @@ def run_kernel(request: dict) -> None:
         os._exit(code)
 
 
-def spawn(request: dict) -> int:
-    """Double fork: returns the kernel's pid; its parent exits at once, so it is adopted."""
+def spawn(request: dict, channel: Channel, server: socket.socket) -> int:
+    """Double fork: returns the kernel's pid; its parent exits at once, so it is adopted. The
+    kernel keeps the request's connection (`channel`), and not the server's listening socket."""
     read_end, write_end = os.pipe()
     middle = os.fork()
     if middle == 0:
         os.close(read_end)
+        server.close()
         kernel = os.fork()
         if kernel == 0:
             os.close(write_end)
-            run_kernel(request)
+            run_kernel(request, channel)
         os.write(write_end, str(kernel).encode())
         os._exit(0)
     os.close(write_end)
@@ -152,34 +188,73 @@ def serve(path: str) -> None:
                 sys.exit(0)
             continue
         conn.settimeout(None)
-        with conn:
+        with conn:  # the server's copy; the kernel keeps its own
+            channel = Channel(conn)
             try:
-                pid = spawn(_receive(conn))
-                conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+                pid = spawn(channel.receive(), channel, server)
+                channel.send({"pid": pid})
             except Exception as exc:  # noqa: BLE001 - report and keep serving
-                conn.sendall(json.dumps({"error": repr(exc)}).encode() + b"\n")
+                channel.send({"error": repr(exc)})
 
 
-def _receive(conn: socket.socket) -> dict:
-    """One JSON message, newline-terminated (the protocol both ends speak)."""
-    data = b""
-    while not data.endswith(b"\n"):
-        chunk = conn.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    return json.loads(data)
+class Forked:
+    """A kernel the zygote forked, held before its start: it initializes (sockets bound, still
+    privileged, no cell run) and then waits for :meth:`release`."""
+
+    #: Seconds a kernel may take to initialize (nbclient's startup_timeout in grading_config.py).
+    START_TIMEOUT_S = 120
+
+    def __init__(self, pid: int, channel: Channel):
+        self.pid, self.channel = pid, channel
+        self.ports: dict | None = None
+
+    def release(self) -> dict:
+        """Wait until the kernel has bound its sockets, then let it start; returns its ports."""
+        self.channel.sock.settimeout(self.START_TIMEOUT_S)
+        try:
+            while self.ports is None:
+                self.ports = self.channel.receive().get("bound")
+            self.channel.send({"go": True})
+        except (EOFError, OSError, ValueError) as exc:
+            raise RuntimeError(f"the kernel failed while starting ({type(exc).__name__})") from None
+        finally:
+            self.channel.sock.close()
+        return self.ports
+
+    def discard(self) -> None:
+        """Never used: it exits when its connection closes, and is killed in case it does not."""
+        self.channel.sock.close()
+        try:
+            os.killpg(self.pid, signal.SIGKILL)  # it called setsid(): its pid is its process group
+            os.waitpid(self.pid, 0)  # adopted by the grader (its subreaper): reaped here
+        except (ProcessLookupError, PermissionError, ChildProcessError):
+            pass
 
 
-def request_kernel(path: str, argv: list[str], env: dict, cwd: str, limits: dict, uid: int | None) -> int:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+def request_kernel(path: str, argv: list[str], env: dict, cwd: str, limits: dict, uid: int | None) -> Forked:
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
         conn.connect(path)
-        message = {"argv": argv, "env": env, "cwd": cwd, "limits": limits, "uid": uid}
-        conn.sendall(json.dumps(message).encode() + b"\n")
-        reply = _receive(conn)
-    if "error" in reply:
-        raise RuntimeError(f"the kernel fork server failed: {reply['error']}")
-    return int(reply["pid"])
+        channel = Channel(conn)
+        channel.send({"argv": argv, "env": env, "cwd": cwd, "limits": limits, "uid": uid})
+        ports = None
+        while True:  # the kernel's "bound" may overtake the server's reply on the shared connection
+            reply = channel.receive()
+            if "bound" in reply:
+                ports = reply["bound"]
+            elif "error" in reply:
+                raise RuntimeError(f"the kernel fork server failed: {reply['error']}")
+            else:
+                break
+    except (EOFError, ValueError) as exc:
+        conn.close()
+        raise RuntimeError(f"the kernel fork server did not answer ({type(exc).__name__})") from None
+    except BaseException:
+        conn.close()
+        raise
+    forked = Forked(int(reply["pid"]), channel)
+    forked.ports = ports
+    return forked
 
 
 if __name__ == "__main__":
