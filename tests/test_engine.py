@@ -238,7 +238,8 @@ def test_the_next_kernel_starts_ahead_clean_and_is_adopted_only_by_a_launch_alik
     waits it is the grader's (its uid, an empty working directory of the grader's): nothing of the
     next student's reaches it before the kernel before it is gone. The next submission adopts it
     (the same pid runs its cells) with its own files and uid and the same scores as a fresh kernel;
-    a launch that differs (here one environment variable) discards it and forks a fresh one."""
+    a launch that differs (here one environment variable) discards it and forks a fresh one. No
+    kernel holds the fork server's listening socket (it could answer the grader's requests)."""
     import json
     import os
 
@@ -279,6 +280,9 @@ def test_the_next_kernel_starts_ahead_clean_and_is_adopted_only_by_a_launch_alik
         waiting = psutil.Process(spare)
         assert waiting.uids().real == os.geteuid() and os.listdir(waiting.cwd()) == []
         assert os.stat(waiting.cwd()).st_uid == os.geteuid()
+        # it holds the connection it was forked through, never the fork server's listening socket
+        assert worker._socket not in _listening_unix_sockets(spare)
+        assert worker._socket in _listening_unix_sockets(worker.zygote.pid)
         adopted = worker.grade(sub)
         assert report(adopted) == {"pid": spare, "uid": student_uid, "files": ["data.csv"], "tmp": True, "mark": None}
         assert report(fresh)["pid"] != spare
@@ -293,3 +297,21 @@ def test_the_next_kernel_starts_ahead_clean_and_is_adopted_only_by_a_launch_alik
     finally:
         worker.close()
     assert not psutil.pid_exists(last)
+
+
+def _listening_unix_sockets(pid: int) -> set[str]:
+    """Paths of the listening Unix sockets a process holds (/proc/net/unix: flag __SO_ACCEPTCON)."""
+    import os
+
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    paths = set()
+    with open("/proc/net/unix") as fh:
+        for line in list(fh)[1:]:
+            fields = line.split()
+            if len(fields) >= 8 and fields[6] in inodes and int(fields[3], 16) & 0x10000:
+                paths.add(fields[7])
+    return paths
