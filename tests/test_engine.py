@@ -176,6 +176,25 @@ def test_cached_highlighting_is_nbconverts_own():
     assert highlight(source, metadata={"magics_language": "bash"}) == bash != plain
 
 
+def test_cached_markdown_is_nbconverts_own():
+    """Markdown cells, rendered once per worker, give nbconvert's own HTML for the cell's own
+    attachments and the exporter's own options."""
+    from nbconvert import HTMLExporter
+
+    from dlcourse_grading.engine import fastpaths
+
+    fastpaths.install()
+    original = fastpaths._MARKDOWN.markdown2html
+    source = "## Softmax\n\nWe compute $e^{z_i}$ & *normalize*.\n\n![plot](attachment:p.png)"
+    pages = []
+    for exporter, png in ((HTMLExporter(), "AAAA"), (HTMLExporter(), "BBBB"),
+                          (HTMLExporter(anchor_link_text="#"), "AAAA"), (HTMLExporter(), "AAAA")):
+        context = {"cell": {"attachments": {"p.png": {"image/png": png}}}, "resources": {}}
+        pages.append(exporter.markdown2html(context, source))
+        assert pages[-1] == original(exporter, context, source)
+    assert len(set(pages[:3])) == 3 and pages[3] == pages[0]
+
+
 def test_feedback_pages_are_the_documents_nbconvert_writes(monkeypatch):
     """The worker skips nbconvert's accessibility pass on a feedback page it cannot change (the
     classic template nbgrader's feedback extends, no image): the page is then the template's own,

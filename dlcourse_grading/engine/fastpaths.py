@@ -4,9 +4,9 @@ Caches in front of libraries, with the libraries' own results: nbconvert compile
 templates again for every feedback page (about 0.13 s each); nbgrader checks its own metadata
 JSON schema again for every cell of every notebook (about 0.1 s per notebook), before
 validating the cell against it; Pygments highlights the same locked and test cells in every
-student's feedback (0.09 s of chapter 1's 0.13 s of template rendering); nbconvert's
-accessibility pass parses every feedback page again, also those it cannot change
-(:class:`_LazySoup`). Measured with cProfile and timers on a worker grading chapter 1
+student's feedback (0.09 s of chapter 1's 0.13 s of template rendering), and mistune renders
+the same markdown cells (:class:`_MarkdownCache`); nbconvert's accessibility pass parses every
+feedback page again, also those it cannot change (:class:`_LazySoup`). Measured with cProfile and timers on a worker grading chapter 1
 (benchmarks/worker_profile.py).
 
 And a lighter private gradebook (:func:`private_gradebook`): nbgrader opens its gradebook about
@@ -16,6 +16,7 @@ creates any missing table, and commits once per cell.
 from __future__ import annotations
 
 import json
+import threading
 from contextlib import contextmanager
 
 import jinja2
@@ -81,6 +82,34 @@ class _HighlightCache:
         return html
 
 
+class _MarkdownCache:
+    """HTML of a markdown cell by everything nbconvert's HTMLExporter.markdown2html reads: the
+    source, the cell's attachments and the exporter's renderer options. Pages whose images are
+    embedded (files read from disk) are never cached. A course's markdown cells are the same in
+    every student's feedback (chapter 1: ~20 a page, 0.016 s). Bounded: cleared when full."""
+
+    LIMIT = 20000
+
+    def __init__(self, markdown2html):
+        self.markdown2html, self.store = markdown2html, {}
+
+    def __call__(self, exporter, context, source):
+        if exporter.embed_images:
+            return self.markdown2html(exporter, context, source)
+        attachments = context.get("cell", {}).get("attachments", {})
+        key = (source, json.dumps(attachments, sort_keys=True, default=repr), exporter.anchor_link_text,
+               exporter.exclude_anchor_links, json.dumps(exporter.lexer_options, sort_keys=True, default=repr))
+        html = self.store.get(key)
+        if html is None:
+            if len(self.store) >= self.LIMIT:
+                self.store.clear()
+            html = self.store[key] = self.markdown2html(exporter, context, source)
+        return html
+
+
+_MARKDOWN: _MarkdownCache | None = None
+
+
 class _LazySoup:
     """What nbconvert's HTMLExporter gets for ``BeautifulSoup(html, features=...)``: the page is
     parsed only when one of its accessibility selectors could match. nbgrader's feedback uses the
@@ -122,6 +151,38 @@ class _LazySoup:
 
 #: Engines of the private gradebooks being graded, by URL (see private_gradebook).
 _PRIVATE: dict[str, object] = {}
+#: The one engine every private gradebook of this process uses in turn, and the file it opens.
+_SHARED: dict[str, object] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def _throwaway(dbapi_connection, _record) -> None:
+    """The file is thrown away after its submission: no sync to disk on every commit."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA synchronous=OFF")
+    cursor.execute("PRAGMA journal_mode=MEMORY")
+    cursor.close()
+
+
+def _shared_engine():
+    """SQLAlchemy caches each statement's compiled SQL per engine (and dialect): one engine for
+    all of a worker's private gradebooks compiles nbgrader's ~30 statements once, not once per
+    submission (~40 ms each time, cProfile of a chapter 1 worker). Its connections open the file
+    of the submission being graded, and are closed when that submission is done (dispose() keeps
+    the compiled SQL: it lives on the engine, not on its pool)."""
+    import sqlite3
+
+    from sqlalchemy import create_engine, event
+    from sqlalchemy.pool import QueuePool
+
+    if "engine" not in _SHARED:
+        # check_same_thread=False as SQLAlchemy's own pysqlite file engines: a connection may be
+        # closed by the thread that did not open it
+        engine = create_engine("sqlite://", future=True, poolclass=QueuePool,
+                               creator=lambda: sqlite3.connect(_SHARED["path"], check_same_thread=False))
+        event.listen(engine, "connect", _throwaway)
+        _SHARED["engine"] = engine
+    return _SHARED["engine"]
 
 
 @contextmanager
@@ -130,24 +191,29 @@ def private_gradebook(db_url: str):
     of a gradebook nbgrader made) shares one engine: nbgrader's schema inspection and table
     creation are skipped (the tables are nbgrader's own, made when the copy's original was), and
     SQLite does not sync to disk on every commit (the file is thrown away after this
-    submission). Nothing is shared between submissions: each has its own file and engine."""
+    submission). Nothing is shared between submissions but compiled SQL: each has its own file,
+    and its connections are closed when it is done. One submission at a time uses the
+    shared engine; another at the same time in the process gets an engine of its own."""
     from sqlalchemy import create_engine, event
+    from sqlalchemy.engine import make_url
 
-    engine = create_engine(db_url, future=True)
-
-    @event.listens_for(engine, "connect")
-    def _throwaway(dbapi_connection, _record):
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA synchronous=OFF")
-        cursor.execute("PRAGMA journal_mode=MEMORY")
-        cursor.close()
-
+    with _SHARED_LOCK:
+        shared = "path" not in _SHARED
+        if shared:
+            engine = _shared_engine()
+            _SHARED["path"] = make_url(db_url).database
+    if not shared:
+        engine = create_engine(db_url, future=True)
+        event.listen(engine, "connect", _throwaway)
     _PRIVATE[db_url] = engine
     try:
         yield engine
     finally:
         del _PRIVATE[db_url]
         engine.dispose()
+        if shared:
+            with _SHARED_LOCK:
+                del _SHARED["path"]
 
 
 def _install_gradebook() -> None:
@@ -191,6 +257,14 @@ def install() -> None:
         return  # a second Worker in this process (a Dask worker): installed once
     TemplateExporter._course_caches = True
     html_exporter.BeautifulSoup = _LazySoup
+    global _MARKDOWN
+    _MARKDOWN = _MarkdownCache(html_exporter.HTMLExporter.markdown2html)
+
+    @jinja2.pass_context
+    def markdown2html(self, context, source):
+        return _MARKDOWN(self, context, source)
+
+    html_exporter.HTMLExporter.markdown2html = markdown2html
     cache_highlight = _HighlightCache(Highlight2HTML.__call__)
 
     def highlight(self, source, language=None, metadata=None):
