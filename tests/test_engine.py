@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import nbformat
+import pytest
 
 from dlcourse.chapters import chapter
 from dlcourse_grading.guard import TamperingError
@@ -155,6 +156,54 @@ def test_private_gradebook_is_shared_within_one_submission_only(tmp_path):
         assert url not in fastpaths._PRIVATE
         with Gradebook(url, "course") as gb:
             assert gb.engine is not engine and [s.id for s in gb.students] == [student]
+
+
+# nbgrader's add_submission builds its rows under autoflush (the worker ignores this warning too)
+@pytest.mark.filterwarnings("ignore:.*not in session")
+def test_private_gradebook_looks_up_cells_once_with_nbgraders_own_answers(tmp_path):
+    """In a private gradebook, the per-cell lookups of nbgrader's preprocessors load each kind of
+    row once; every answer is the row nbgrader's own method finds, and a name that is not there
+    raises nbgrader's own MissingEntry."""
+    import shutil
+
+    from nbgrader.api import Gradebook, MissingEntry
+    from sqlalchemy import event
+
+    from dlcourse.chapters import COURSE_ID
+    from dlcourse_grading.engine import fastpaths
+    from dlcourse_grading.grading import prepare_course
+
+    ch = chapter(1)
+    prepare_course(tmp_path, [ch])
+    fastpaths.install()
+    path = tmp_path / "private.db"
+    shutil.copyfile(tmp_path / "gradebook.db", path)
+    url = f"sqlite:///{path}"
+    with fastpaths.private_gradebook(url) as engine:
+        with Gradebook(url, COURSE_ID) as gb:
+            gb.add_student("ann")
+            gb.add_submission(ch.id, "ann")
+            gb.db.commit()
+        with Gradebook(url, COURSE_ID) as gb:
+            nb = gb.find_notebook(ch.id, ch.id)
+            lookups = [("find_source_cell", c.name, (ch.id, ch.id)) for c in nb.source_cells]
+            lookups += [("find_graded_cell", c.name, (ch.id, ch.id)) for c in nb.grade_cells]
+            lookups += [("find_grade", c.name, (ch.id, ch.id, "ann")) for c in nb.grade_cells]
+            lookups += [("find_comment", c.name, (ch.id, ch.id, "ann")) for c in nb.solution_cells]
+            assert len(lookups) > 40
+        queries = []
+        event.listen(engine, "before_cursor_execute", lambda *args: queries.append(args[2]))
+        with Gradebook(url, COURSE_ID) as gb:
+            queries.clear()  # opening it asked for the course
+            found = [getattr(gb, kind)(name, *where) for kind, name, where in lookups]
+        assert len(queries) == 4, queries  # one a kind of row
+        with Gradebook(url, COURSE_ID) as gb:
+            for (kind, name, where), row in zip(lookups, found):
+                own = getattr(type(gb), kind).__wrapped__(gb, name, *where)
+                assert (type(own), own.id) == (type(row), row.id), (kind, name)
+            for kind, _name, where in {(k, None, w) for k, _n, w in lookups}:
+                with pytest.raises(MissingEntry):
+                    getattr(gb, kind)("no_such_cell", *where)
 
 
 def test_cached_highlighting_is_nbconverts_own():

@@ -230,7 +230,8 @@ def _install_gradebook() -> None:
             return init(self, db_url, course_id, authenticator)
         # nbgrader 0.9's __init__ without the engine, the inspection and create_all
         self.engine = engine
-        self.db = scoped_session(sessionmaker(autoflush=True, bind=engine, future=True))
+        keep = getattr(_KEEP_LOADED, "active", False)
+        self.db = scoped_session(sessionmaker(autoflush=True, bind=engine, future=True, expire_on_commit=not keep))
         self.check_course(course_id=course_id)
         self.course_id = course_id
         self.authenticator = authenticator
@@ -243,7 +244,96 @@ def _install_gradebook() -> None:
             close(self)
 
     api.Gradebook.__init__, api.Gradebook.close = __init__, close_
+    for name, load in _CELL_ROWS.items():
+        setattr(api.Gradebook, name, _looked_up_once(getattr(api.Gradebook, name), load))
     api.Gradebook._course_private = True
+
+    from nbgrader.preprocessors import SaveAutoGrades
+
+    save = SaveAutoGrades.preprocess
+
+    def preprocess(self, nb, resources):
+        # SaveAutoGrades commits after every cell, and a commit expires every row its session
+        # holds, so each next cell loaded its row again (~35 ms a notebook). It reads back nothing
+        # it wrote and no score SQL computes, and closes its Gradebook when done: its private
+        # session keeps its rows loaded across commits.
+        _KEEP_LOADED.active = True
+        try:
+            return save(self, nb, resources)
+        finally:
+            _KEEP_LOADED.active = False
+
+    SaveAutoGrades.preprocess = preprocess
+
+
+#: Set while SaveAutoGrades runs (see _install_gradebook).
+_KEEP_LOADED = threading.local()
+
+
+# nbgrader's preprocessors look up one row per cell, each a query of up to six joins (OverwriteCells:
+# a source and a graded cell; SaveAutoGrades and GetGrades: a grade and a comment): ~90 queries
+# a chapter 1 notebook. In a private gradebook each kind is loaded once per Gradebook, with
+# nbgrader's own joins; what is not found there (a task cell, a missing row) is asked of nbgrader's
+# own method, so every answer and every MissingEntry is nbgrader's.
+
+def _grades(gb, notebook, assignment, student):
+    from nbgrader.api import Assignment, Grade, GradeCell, Notebook, Student, SubmittedAssignment, SubmittedNotebook
+
+    return gb.db.query(GradeCell.name, Grade).join(GradeCell, GradeCell.id == Grade.cell_id) \
+        .join(SubmittedNotebook, SubmittedNotebook.id == Grade.notebook_id) \
+        .join(Notebook, Notebook.id == SubmittedNotebook.notebook_id) \
+        .join(SubmittedAssignment, SubmittedAssignment.id == SubmittedNotebook.assignment_id) \
+        .join(Assignment, Assignment.id == SubmittedAssignment.assignment_id) \
+        .join(Student, Student.id == SubmittedAssignment.student_id) \
+        .filter(Notebook.name == notebook, Assignment.name == assignment, Student.id == student).all()
+
+
+def _comments(gb, notebook, assignment, student):
+    from nbgrader.api import (Assignment, Comment, Notebook, SolutionCell, Student, SubmittedAssignment,
+                              SubmittedNotebook)
+
+    return gb.db.query(SolutionCell.name, Comment).join(SolutionCell, SolutionCell.id == Comment.cell_id) \
+        .join(SubmittedNotebook, SubmittedNotebook.id == Comment.notebook_id) \
+        .join(Notebook, Notebook.id == SubmittedNotebook.notebook_id) \
+        .join(SubmittedAssignment, SubmittedAssignment.id == SubmittedNotebook.assignment_id) \
+        .join(Assignment, Assignment.id == SubmittedAssignment.assignment_id) \
+        .join(Student, Student.id == SubmittedAssignment.student_id) \
+        .filter(Notebook.name == notebook, Assignment.name == assignment, Student.id == student).all()
+
+
+def _cells(kind: str):
+    def load(gb, notebook, assignment):
+        from nbgrader import api
+
+        cell = getattr(api, kind)
+        return gb.db.query(cell.name, cell).join(api.Notebook, api.Notebook.id == cell.notebook_id) \
+            .join(api.Assignment, api.Assignment.id == api.Notebook.assignment_id) \
+            .filter(api.Notebook.name == notebook, api.Assignment.name == assignment).all()
+    return load
+
+
+_CELL_ROWS = {"find_grade": _grades, "find_comment": _comments,
+              "find_source_cell": _cells("SourceCell"), "find_graded_cell": _cells("GradeCell")}
+
+
+def _looked_up_once(original, load):
+    import functools
+
+    from sqlalchemy import inspect
+
+    @functools.wraps(original)
+    def find(self, name, *where):
+        if not getattr(self, "_shared_engine", False):
+            return original(self, name, *where)
+        memo = self.__dict__.setdefault("_course_rows", {})
+        key = (load, *where)
+        if key not in memo:
+            memo[key] = dict(load(self, *where))
+        row = memo[key].get(name)
+        if row is None or not inspect(row).persistent:  # not there, or deleted since: nbgrader's own answer
+            return original(self, name, *where)
+        return row
+    return find
 
 
 def install() -> None:
