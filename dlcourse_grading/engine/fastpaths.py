@@ -154,6 +154,8 @@ _PRIVATE: dict[str, object] = {}
 #: The one engine every private gradebook of this process uses in turn, and the file it opens.
 _SHARED: dict[str, object] = {}
 _SHARED_LOCK = threading.Lock()
+#: The course ids nbgrader's check_course found (or made) in each private gradebook.
+_CHECKED: dict[str, set] = {}
 
 
 def _throwaway(dbapi_connection, _record) -> None:
@@ -210,6 +212,7 @@ def private_gradebook(db_url: str):
         yield engine
     finally:
         del _PRIVATE[db_url]
+        _CHECKED.pop(db_url, None)
         engine.dispose()
         if shared:
             with _SHARED_LOCK:
@@ -232,7 +235,10 @@ def _install_gradebook() -> None:
         self.engine = engine
         keep = getattr(_KEEP_LOADED, "active", False)
         self.db = scoped_session(sessionmaker(autoflush=True, bind=engine, future=True, expire_on_commit=not keep))
-        self.check_course(course_id=course_id)
+        checked = _CHECKED.setdefault(db_url, set())
+        if course_id not in checked:  # a query each time (11 a submission); the row stays
+            self.check_course(course_id=course_id)
+            checked.add(course_id)
         self.course_id = course_id
         self.authenticator = authenticator
         self._shared_engine = True
