@@ -96,10 +96,21 @@ def _empty(db_url: str) -> None:
             gb.remove_assignment(name)
 
 
+NANNY_ENVIRON = ("MALLOC_TRIM_THRESHOLD_", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
 def test_the_class_graded_on_the_cluster_into_postgres_scores_as_locally(tmp_path, postgres, cluster):
+    """The example class graded on the cluster into PostgreSQL gets its expected scores, and its
+    kernels run in the environment a local run gives them, without what Dask's nanny sets for
+    its own worker process (a malloc trim threshold, one BLAS thread)."""
     root = tmp_path / "course"
     _empty(postgres.url)
     _example_class(root, postgres.url)
+    probe = example_class.submissions(CH)["ada_reference"]
+    probe.cells.append(nbformat.v4.new_code_cell(
+        f"import os\nprint(sorted(n for n in {NANNY_ENVIRON!r} if n in os.environ))"))
+    (root / "submitted" / "env_probe" / CH.id).mkdir(parents=True)
+    nbformat.write(probe, str(root / "submitted" / "env_probe" / CH.id / f"{CH.id}.ipynb"))
     settings = GradingSettings.load(root, db_url=postgres.url, scheduler=cluster.address)
     run = grade_class(settings, [CH.id], progress=False)
     assert [(j.student, j.error) for j in run.jobs if j.error or j.status != "graded"] == []
@@ -107,7 +118,10 @@ def test_the_class_graded_on_the_cluster_into_postgres_scores_as_locally(tmp_pat
     assert score_table(root, [CH], db_url=postgres.url).reindex_like(expected).equals(expected)
     assert run.fork and run.limits.cell_timeout == settings.limits.cell_timeout  # read back from the workers
     assert not (root / "gradebook.db").exists()
-    assert sorted(p.name for p in (root / "feedback").iterdir()) == sorted(example_class.STUDENTS)
+    assert sorted(p.name for p in (root / "feedback").iterdir()) == sorted([*example_class.STUDENTS, "env_probe"])
+    graded = nbformat.read(str(root / "autograded" / "env_probe" / CH.id / f"{CH.id}.ipynb"), as_version=4)
+    assert [n for n in NANNY_ENVIRON if n in os.environ] == []  # so none may reach a kernel either
+    assert graded.cells[-1].outputs[0]["text"] == "[]\n"
 
 
 def test_a_dask_worker_killed_mid_run_loses_nothing_and_grades_nothing_twice(tmp_path, postgres, cluster):

@@ -58,9 +58,24 @@ def _local_worker(settings):
         me = get_worker()
         name = str(me.name)
         number = int(name) if name.isdigit() else 1 + zlib.crc32(me.address.encode()) % 900
+        _without_nanny_environ()
         _WORKERS[key] = Worker(settings, number)
         atexit.register(_WORKERS[key].close)
     return _WORKERS[key]
+
+
+def _without_nanny_environ() -> None:
+    """Dask's nanny tunes its worker process through the environment (``distributed.nanny.
+    pre-spawn-environ``: MALLOC_TRIM_THRESHOLD_=65536, one OpenMP/MKL/OpenBLAS thread). The
+    fork server and the kernels are started from this environment, and get the one a local run
+    gives them: what the nanny set (still at its configured value) is taken out before they
+    start, so that a submission's cells run alike on both paths."""
+    import dask
+
+    for section in ("distributed.nanny.pre-spawn-environ", "distributed.nanny.environ"):
+        for name, value in (dask.config.get(section, default={}) or {}).items():
+            if os.environ.get(name) == str(value):
+                del os.environ[name]
 
 
 def grade_task(submission: Submission, settings) -> Outcome:
