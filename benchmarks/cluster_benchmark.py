@@ -29,6 +29,7 @@ from grading_benchmark import two_copies  # noqa: E402  (the same class as the g
 from dlcourse.chapters import available_chapters, chapter as find_chapter  # noqa: E402
 from dlcourse_grading.engine.classgrader import grade_class  # noqa: E402
 from dlcourse_grading.engine.cluster import LoopbackCluster  # noqa: E402
+from dlcourse_grading.engine.worker import CPU_OUTSIDE_CELLS  # noqa: E402
 from dlcourse_grading.grading import score_table  # noqa: E402
 from dlcourse_grading.settings import GradingSettings  # noqa: E402
 
@@ -62,8 +63,9 @@ def breakdown(run) -> dict:
         else:
             rows[label] = mean(lambda j: j.steps.get("autograde", 0.0) - j.kernel_seconds
                                - sum(j.steps.get(n, 0.0) for n in KERNEL_STEPS))
-    rows["unaccounted"] = mean(lambda j: j.seconds) - sum(rows.values())
+    rows["unaccounted"] = mean(lambda j: j.seconds) - sum(rows.values())  # before the CPU row below
     rows["grading overhead (all but the cells)"] = mean(lambda j: j.seconds - j.kernel_seconds)
+    rows["  of which the grading thread's CPU"] = mean(lambda j: j.steps.get(CPU_OUTSIDE_CELLS, 0.0))
     return rows
 
 

@@ -136,7 +136,7 @@ def main() -> int:
     chapters = [find_chapter(c) for c in args.chapters] if args.chapters else available_chapters()
 
     from dlcourse_grading.engine.recorder import Recorder
-    from dlcourse_grading.engine.worker import Worker
+    from dlcourse_grading.engine.worker import CPU_OUTSIDE_CELLS, Worker
 
     with tempfile.TemporaryDirectory(prefix="worker-profile-") as tmp:
         root = Path(tmp)
@@ -160,7 +160,7 @@ def main() -> int:
                     TIMES[f"  garbage collector, generation {info['generation']}"] += time.perf_counter() - gc_started.pop(0)
             gc.callbacks.append(gc_time)
             profile = cProfile.Profile() if args.cprofile else None
-            kernel = 0.0
+            kernel = cpu = 0.0
             if profile:
                 profile.enable()
             for _ in range(args.rounds):
@@ -169,6 +169,7 @@ def main() -> int:
                     if outcome.error:
                         print(f"  {sub.assignment}/{sub.student}: {outcome.error}")
                     kernel += outcome.kernel_seconds
+                    cpu += outcome.steps[CPU_OUTSIDE_CELLS]
             if profile:
                 profile.disable()
                 profile.dump_stats(args.cprofile)
@@ -183,7 +184,7 @@ def main() -> int:
     for label in sorted(k for k in TIMES if "garbage" in k):
         print(f"  {label:<66} {TIMES[label] / n:6.3f}")
     print(f"\n  whole submission {total:.3f} s = kernel running cells {kernel / n:.3f} s "
-          f"+ grading overhead {total - kernel / n:.3f} s")
+          f"+ grading overhead {total - kernel / n:.3f} s (the grading thread's CPU: {cpu / n:.3f} s)")
     return 0
 
 

@@ -16,7 +16,7 @@ grading_config.py puts them into nbgrader's pipelines, so `nbgrader autograde` a
 from __future__ import annotations
 
 import os
-from time import monotonic
+from time import monotonic, thread_time
 
 import nbformat
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -128,6 +128,7 @@ class RobustExecute(Execute):
         self._cell_timeout = self.timeout
         self._deadline = monotonic() + self.notebook_timeout
         self.cell_seconds = 0.0  # the kernel's own work: what the cells took, start-up excluded
+        self.cell_cpu = 0.0  # the grading thread's CPU meanwhile (reading the kernel's messages)
         #: Where the rest of the execute step's time went (seconds), for the benchmarks.
         self.spans = {"kernel start": 0.0, "kernel ready": 0.0, "tamper audits": 0.0, "kernel shutdown": 0.0}
         self._stopped: str | None = None
@@ -219,7 +220,7 @@ class RobustExecute(Execute):
             cell.outputs = [error_output("NotebookTimeout", self._stopped)]
             return cell, resources
         self.timeout = int(min(self._cell_timeout, remaining))
-        started = monotonic()
+        started, cpu = monotonic(), thread_time()
         try:
             return super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
@@ -235,6 +236,7 @@ class RobustExecute(Execute):
                 "CellTimeoutError", f"this cell ran longer than {self.timeout} s and was stopped")]
         finally:
             self.cell_seconds += monotonic() - started
+            self.cell_cpu += thread_time() - cpu
         return cell, resources
 
 

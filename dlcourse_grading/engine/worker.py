@@ -36,6 +36,8 @@ from dlcourse_grading.engine.zygote import ENV_SOCKET
 from dlcourse_grading.paths import venv_on_path
 
 PR_SET_CHILD_SUBREAPER = 36
+#: The step (Outcome.steps) that holds CPU seconds, not wall seconds.
+CPU_OUTSIDE_CELLS = "grader CPU outside the cells"
 
 
 def nbgrader_config(settings):
@@ -119,7 +121,8 @@ class Worker:
     # ------------------------------------------------------------------ one submission
 
     def grade(self, sub: Submission) -> Outcome:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.thread_time()
+        cell_cpu = 0.0
         outcome = Outcome(sub.assignment, sub.student, attempts=sub.attempt, fork=self.zygote is not None)
         steps = outcome.steps
 
@@ -141,6 +144,7 @@ class Worker:
                         converter = self._run_converter(kind, course, sub.assignment, sub.student)
                         if kind == "autograde":
                             outcome.applied, outcome.kernel_seconds, spans = applied_limits(converter)
+                            cell_cpu = spans.pop("cells (grader CPU)", 0.0)
                             steps.update(spans)
                     except BaseException as exc:  # noqa: BLE001 - one submission's failure is its own
                         outcome.error = outcome.error or f"{kind}: {type(exc).__name__}: {exc}"[:500]
@@ -162,6 +166,9 @@ class Worker:
             gc.freeze()
             self._frozen = True
         outcome.seconds = time.perf_counter() - started
+        # The grading thread's own CPU outside the cells (the wall-time steps above also count
+        # waiting, and time lost to other processes on a busy machine).
+        steps[CPU_OUTSIDE_CELLS] = time.thread_time() - cpu - cell_cpu
         return outcome
 
     def _prepare(self, course: Path, sub: Submission) -> None:
@@ -244,7 +251,8 @@ def applied_limits(converter) -> tuple[dict, float, dict]:
             return ({"cell_timeout": pp.timeout, "notebook_timeout": pp.notebook_timeout,
                      **json.loads(os.environ.get(ENV_LIMITS, "{}")),
                      "uid": int(os.environ[ENV_UID]) if os.environ.get(ENV_UID) else None},
-                    getattr(pp, "cell_seconds", 0.0), dict(getattr(pp, "spans", {})))
+                    getattr(pp, "cell_seconds", 0.0),
+                    {**getattr(pp, "spans", {}), "cells (grader CPU)": getattr(pp, "cell_cpu", 0.0)})
     return {}, 0.0, {}
 
 
