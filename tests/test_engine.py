@@ -319,6 +319,7 @@ def test_the_next_kernel_starts_ahead_clean_and_is_adopted_only_by_a_launch_alik
     from dlcourse_grading.engine.provisioner import spare_pids
     from dlcourse_grading.engine.recorder import Recorder
     from dlcourse_grading.engine.worker import Worker
+    from dlcourse_grading.engine.zygote import ENV_SOCKET
     from dlcourse_grading.grading import prepare_course
     from dlcourse_grading.settings import GradingSettings
 
@@ -365,6 +366,7 @@ def test_the_next_kernel_starts_ahead_clean_and_is_adopted_only_by_a_launch_alik
     finally:
         worker.close()
     assert not psutil.pid_exists(last)
+    assert ENV_SOCKET not in os.environ  # later kernels of this process start as if no worker had been
 
 
 def _listening_unix_sockets(pid: int) -> set[str]:

@@ -116,7 +116,15 @@ class Worker:
         if self.zygote and self.zygote.poll() is None:
             self.zygote.terminate()
             self.zygote.wait(10)
+        # What this worker set for its kernels goes with it: a later kernel of this process
+        # (a lecture run by nbclient, another Worker) must not ask a fork server that is gone.
+        for name, value in self._environ().items():
+            if os.environ.get(name) == value:
+                del os.environ[name]
         shutil.rmtree(self.home, ignore_errors=True)
+
+    def _environ(self) -> dict[str, str]:
+        return {ENV_SOCKET: self._socket, ENV_PIDS: str(self.home / "kernels")}
 
     # ------------------------------------------------------------------ one submission
 
