@@ -140,9 +140,16 @@ class ForkProvisioner(LocalProvisioner):
             self._workdir = new_workdir()
             fill_workdir(self._workdir, submission_dir, uid)
             env.update(TMPDIR=self._workdir, MPLCONFIGDIR=self._workdir)
-            forked = request_kernel(socket_path, cmd, env, self._workdir, limits, uid)
-            self._pid_file = record_pid(forked.pid)
-            forked.release()
+            forked = None
+            try:
+                forked = request_kernel(socket_path, cmd, env, self._workdir, limits, uid)
+                self._pid_file = record_pid(forked.pid)
+                forked.release()
+            except BaseException:  # no kernel started: nothing of it stays behind
+                if forked is not None:
+                    forked.discard()
+                self._remove_files()
+                raise
             pid, connection_info = forked.pid, self.connection_info
         else:
             pid = spare.forked.pid
@@ -152,6 +159,17 @@ class ForkProvisioner(LocalProvisioner):
         self.memory_watch = MemoryWatch(pid, int(limits.get("memory_mb", 1536)))
         self.memory_watch.start()
         return connection_info
+
+    def _remove_files(self) -> None:
+        """The kernel's pid file, a spare's connection file and the private working directory."""
+        for name in ("_pid_file", "_spare_file"):
+            if getattr(self, name, None):
+                with contextlib.suppress(OSError):
+                    os.remove(getattr(self, name))
+                setattr(self, name, None)
+        if getattr(self, "_workdir", None):
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
 
     def _adopt(self, spare: "Spare", submission_dir: str) -> dict:
         """The spare becomes this launch's kernel: the submission's files, then its start."""
@@ -182,15 +200,7 @@ class ForkProvisioner(LocalProvisioner):
             self.memory_watch.stop()
         if restart:
             return
-        for name in ("_pid_file", "_spare_file"):
-            if getattr(self, name, None):
-                with contextlib.suppress(OSError):
-                    os.remove(getattr(self, name))
-                setattr(self, name, None)
-        workdir = getattr(self, "_workdir", None)
-        if workdir:
-            shutil.rmtree(workdir, ignore_errors=True)
-            self._workdir = None
+        self._remove_files()
         socket_path = os.environ.get(ENV_SOCKET)
         if getattr(self, "_launch", None) is not None and socket_path:
             start_spare(socket_path, self._launch)  # the next submission's kernel, started now
@@ -270,6 +280,7 @@ class Spare:
 
         transport, ip, scheme = self.launch.session
         self.key = new_id_bytes()
+        os.makedirs(jupyter_runtime_dir(), mode=0o700, exist_ok=True)
         self.connection_file = os.path.join(jupyter_runtime_dir(), f"kernel-spare-{os.getpid()}-{id(self)}.json")
         with open(os.open(self.connection_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as fh:
             # no ports: the kernel binds random ones and reports them (no race for a port)
