@@ -282,32 +282,25 @@ _KEEP_LOADED = threading.local()
 # nbgrader's own joins; what is not found there (a task cell, a missing row) is asked of nbgrader's
 # own method, so every answer and every MissingEntry is nbgrader's.
 
-def _grades(gb, notebook, assignment, student):
-    from nbgrader.api import Assignment, Grade, GradeCell, Notebook, Student, SubmittedAssignment, SubmittedNotebook
+def _submitted(row: str, cell: str):
+    """Loads a submitted notebook's rows of one kind (Grade, Comment) by their cell's name."""
+    def load(gb, notebook, assignment, student):
+        from nbgrader import api
 
-    return gb.db.query(GradeCell.name, Grade).join(GradeCell, GradeCell.id == Grade.cell_id) \
-        .join(SubmittedNotebook, SubmittedNotebook.id == Grade.notebook_id) \
-        .join(Notebook, Notebook.id == SubmittedNotebook.notebook_id) \
-        .join(SubmittedAssignment, SubmittedAssignment.id == SubmittedNotebook.assignment_id) \
-        .join(Assignment, Assignment.id == SubmittedAssignment.assignment_id) \
-        .join(Student, Student.id == SubmittedAssignment.student_id) \
-        .filter(Notebook.name == notebook, Assignment.name == assignment, Student.id == student).all()
-
-
-def _comments(gb, notebook, assignment, student):
-    from nbgrader.api import (Assignment, Comment, Notebook, SolutionCell, Student, SubmittedAssignment,
-                              SubmittedNotebook)
-
-    return gb.db.query(SolutionCell.name, Comment).join(SolutionCell, SolutionCell.id == Comment.cell_id) \
-        .join(SubmittedNotebook, SubmittedNotebook.id == Comment.notebook_id) \
-        .join(Notebook, Notebook.id == SubmittedNotebook.notebook_id) \
-        .join(SubmittedAssignment, SubmittedAssignment.id == SubmittedNotebook.assignment_id) \
-        .join(Assignment, Assignment.id == SubmittedAssignment.assignment_id) \
-        .join(Student, Student.id == SubmittedAssignment.student_id) \
-        .filter(Notebook.name == notebook, Assignment.name == assignment, Student.id == student).all()
+        rows, cells = getattr(api, row), getattr(api, cell)
+        return gb.db.query(cells.name, rows).join(cells, cells.id == rows.cell_id) \
+            .join(api.SubmittedNotebook, api.SubmittedNotebook.id == rows.notebook_id) \
+            .join(api.Notebook, api.Notebook.id == api.SubmittedNotebook.notebook_id) \
+            .join(api.SubmittedAssignment, api.SubmittedAssignment.id == api.SubmittedNotebook.assignment_id) \
+            .join(api.Assignment, api.Assignment.id == api.SubmittedAssignment.assignment_id) \
+            .join(api.Student, api.Student.id == api.SubmittedAssignment.student_id) \
+            .filter(api.Notebook.name == notebook, api.Assignment.name == assignment,
+                    api.Student.id == student).all()
+    return load
 
 
 def _cells(kind: str):
+    """Loads an assignment notebook's cells of one kind (SourceCell, GradeCell) by name."""
     def load(gb, notebook, assignment):
         from nbgrader import api
 
@@ -318,7 +311,7 @@ def _cells(kind: str):
     return load
 
 
-_CELL_ROWS = {"find_grade": _grades, "find_comment": _comments,
+_CELL_ROWS = {"find_grade": _submitted("Grade", "GradeCell"), "find_comment": _submitted("Comment", "SolutionCell"),
               "find_source_cell": _cells("SourceCell"), "find_graded_cell": _cells("GradeCell")}
 
 
