@@ -7,16 +7,18 @@ import pytest
 
 import dlcourse  # noqa: F401  (quiet TensorFlow before anything imports it)
 from tests import tables
-from tests.kernels import LectureRuns
+from dlcourse.chapters import available_chapters
+from tests.kernels import NotebookRuns
 
 
 @pytest.fixture(scope="session")
-def lecture_runs(tmp_path_factory) -> LectureRuns:
-    """The lectures executed in this session (each once), for the lecture tests and the book."""
+def notebook_runs(tmp_path_factory) -> NotebookRuns:
+    """The lectures and reference solutions executed in this session (each once), for the lecture
+    tests and the book."""
     base = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):  # each worker has its own basetemp; their parent is the run's
         base = base.parent
-    return LectureRuns(base / "executed-lectures")
+    return NotebookRuns(base / "executed-notebooks", available_chapters())
 
 
 def pytest_configure(config):
@@ -34,9 +36,10 @@ def pytest_terminal_summary(terminalreporter):
     RUN_ROWS, CLASSROOM_ROWS, BOOK_ROWS, ADVERSARIAL_ROWS, STRENGTH_ROWS = (
         tables.rows(name) for name in ("run", "classroom", "book", "adversarial", "strength"))
     if RUN_ROWS:
-        tr.section("notebooks run top to bottom in a real kernel (2-core CPU budget: well under a minute)")
-        for name, seconds, peak in RUN_ROWS:
-            tr.write_line(f"{name:<44}{seconds:>7.1f} s{peak:>9.0f} MB peak")
+        tr.section("notebooks run top to bottom in a real kernel (budget: well under a minute on 2 cores)")
+        tr.write_line(f"{'':<56}{'wall':>9}{'kernel CPU':>12}{'peak memory':>14}")
+        for name, seconds, cpu, peak in RUN_ROWS:
+            tr.write_line(f"{name:<56}{seconds:>7.1f} s{cpu:>10.1f} s{peak:>11.0f} MB")
     if CLASSROOM_ROWS:
         from tests.browser import CLASSROOM, OUTPUT
 

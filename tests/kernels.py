@@ -4,13 +4,19 @@ from __future__ import annotations
 import fcntl
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbclient
 import nbformat
 
-PEAK_RSS_CELL = "import resource as _r; print('PEAK_RSS_KB', _r.getrusage(_r.RUSAGE_SELF).ru_maxrss)"
+from dlcourse_grading.example_class import submissions
+
+#: The kernel's own account, appended as a last cell: peak resident memory and CPU seconds (all its
+#: threads, and any processes it waited for), from its start.
+USAGE_CELL = ("import resource as _r; _s, _c = _r.getrusage(_r.RUSAGE_SELF), _r.getrusage(_r.RUSAGE_CHILDREN); "
+              "print('USAGE', _s.ru_maxrss, _s.ru_utime + _s.ru_stime + _c.ru_utime + _c.ru_stime)")
 
 
 @dataclass
@@ -18,6 +24,7 @@ class Run:
     nb: nbformat.NotebookNode
     seconds: float
     peak_rss_mb: float
+    cpu_seconds: float  # the kernel's: unlike `seconds`, the same whatever else runs on the machine
 
     def problems(self) -> list[str]:
         """Every error output and every stderr stream, with the cell index."""
@@ -33,38 +40,80 @@ class Run:
 
 def run_notebook(nb: nbformat.NotebookNode, cwd: str, timeout: int = 120) -> Run:
     nb = nbformat.from_dict(nb)
-    nb.cells.append(nbformat.v4.new_code_cell(PEAK_RSS_CELL))
+    nb.cells.append(nbformat.v4.new_code_cell(USAGE_CELL))
     started = time.perf_counter()
     nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
                             resources={"metadata": {"path": cwd}}).execute()
     seconds = time.perf_counter() - started
-    text = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
-    peak = float(text.split()[-1]) / 1024 if "PEAK_RSS_KB" in text else float("nan")
+    words = "".join(o.get("text", "") for o in nb.cells[-1].outputs).split()
+    peak, cpu = (float(words[-2]) / 1024, float(words[-1])) if words[:1] == ["USAGE"] else (float("nan"),) * 2
     nb.cells.pop()
-    return Run(nb, seconds, peak)
+    return Run(nb, seconds, peak, cpu)
 
 
-class LectureRuns:
-    """Each lecture executed once per test session, its run kept in `folder`.
+#: Notebooks executed at once: a lecture's kernel keeps one core busy (its CPU seconds are its
+#: wall seconds, measured), and the suite has two.
+CONCURRENT_RUNS = 2
 
-    The lecture tests assert on the run (clean, fast, small) and the book is rendered from the
-    executed notebooks (`course book --executed FOLDER`), whichever asks first. Under pytest-xdist
-    the workers share the folder, and a lock per lecture lets one of them run it.
+
+def reference_with_hidden_tests(chapter) -> nbformat.NotebookNode:
+    """The chapter's reference submission with the hidden tests put back, as nbgrader grades it."""
+    reference = submissions(chapter)["ada_reference"]
+    source = nbformat.read(str(chapter.source), as_version=4)
+    tests = {c.metadata["nbgrader"]["grade_id"]: c.source for c in source.cells
+             if c.metadata.get("nbgrader", {}).get("grade")}
+    for cell in reference.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in tests and cell.cell_type == "code":
+            cell.source = tests[gid]
+    return reference
+
+
+class NotebookRuns:
+    """Every lecture, and every reference solution with its hidden tests, executed once per test
+    session and kept in `folder` (lectures/ is what `course book --executed` reads).
+
+    The first test that asks for one kind runs all notebooks of that kind, CONCURRENT_RUNS at a
+    time; the tests then assert on the runs (clean, small, within their CPU budget) and the book
+    renders the lectures, whichever asks first. Under pytest-xdist the workers share the folder,
+    and a lock per kind lets one of them run it.
     """
 
-    def __init__(self, folder: Path):
-        self.folder = folder
-        folder.mkdir(parents=True, exist_ok=True)
+    def __init__(self, folder: Path, chapters):
+        self.folder, self.chapters = folder, list(chapters)
+        self.lectures = folder / "lectures"
+        for kind in ("lectures", "references"):
+            (folder / kind).mkdir(parents=True, exist_ok=True)
 
-    def get(self, chapter) -> Run:
-        notebook = self.folder / f"{chapter.id}.ipynb"  # the name `course book --executed` reads
-        measured = self.folder / f"{chapter.id}.run.json"  # written last: the run is complete
-        with open(self.folder / f"{chapter.id}.lock", "w") as lock:
+    def lecture(self, chapter) -> Run:
+        return self._get("lectures", chapter)
+
+    def reference(self, chapter) -> Run:
+        return self._get("references", chapter)
+
+    def _job(self, kind: str, chapter) -> tuple[nbformat.NotebookNode, str]:
+        if kind == "lectures":
+            return nbformat.read(str(chapter.lecture), as_version=4), str(chapter.lecture.parent)
+        cwd = self.folder / kind / f"{chapter.id}.cwd"  # the working directory a submission gets
+        cwd.mkdir(exist_ok=True)
+        return reference_with_hidden_tests(chapter), str(cwd)
+
+    def _get(self, kind: str, chapter) -> Run:
+        notebook = self.folder / kind / f"{chapter.id}.ipynb"
+        measured = notebook.with_suffix(".run.json")  # written last: the run is complete
+        with open(self.folder / f"{kind}.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            if measured.exists():
-                facts = json.loads(measured.read_text())
-                return Run(nbformat.read(str(notebook), as_version=4), facts["seconds"], facts["peak_rss_mb"])
-            run = run_notebook(nbformat.read(str(chapter.lecture), as_version=4), str(chapter.lecture.parent))
-            nbformat.write(run.nb, str(notebook))
-            measured.write_text(json.dumps({"seconds": run.seconds, "peak_rss_mb": run.peak_rss_mb}))
-            return run
+            if not measured.exists():
+                self._run_all(kind)
+            return Run(nbformat.read(str(notebook), as_version=4), **json.loads(measured.read_text()))
+
+    def _run_all(self, kind: str) -> None:
+        def one(chapter):
+            run = run_notebook(*self._job(kind, chapter))
+            nbformat.write(run.nb, str(self.folder / kind / f"{chapter.id}.ipynb"))
+            facts = {"seconds": run.seconds, "peak_rss_mb": run.peak_rss_mb, "cpu_seconds": run.cpu_seconds}
+            (self.folder / kind / f"{chapter.id}.run.json").write_text(json.dumps(facts))
+
+        pending = [ch for ch in self.chapters if not (self.folder / kind / f"{ch.id}.run.json").exists()]
+        with ThreadPoolExecutor(CONCURRENT_RUNS) as pool:  # nbclient runs an event loop per thread
+            list(pool.map(one, pending))

@@ -1,7 +1,7 @@
 """The course as a book (`course book`): built offline from the lectures this session executed.
 
 The site is rendered from the notebooks the lecture tests already ran (`course book --executed`,
-through the session's `lecture_runs`), so the suite runs no lecture twice; run alone, this module
+through the session's `notebook_runs`), so the suite runs no lecture twice; run alone, this module
 executes them itself. Chromium then reads every page from a server on 127.0.0.1, with every other
 address refused and recorded.
 """
@@ -33,13 +33,13 @@ PAGE_TIMEOUT_MS = 60_000
 
 
 @pytest.fixture(scope="module")
-def site(lecture_runs, tmp_path_factory) -> Path:
+def site(notebook_runs, tmp_path_factory) -> Path:
     for ch in CHAPTERS:
-        lecture_runs.get(ch)  # a no-op after the lecture tests (they run first, tests/conftest.py)
+        notebook_runs.lecture(ch)  # a no-op after the lecture tests (they run first, tests/conftest.py)
     book.install_mathjax()  # set-up, once per machine (`make test` did it already)
     out = tmp_path_factory.mktemp("book")
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "dlcourse_grading.cli", "book", "--executed", str(lecture_runs.folder),
+    done = subprocess.run([sys.executable, "-m", "dlcourse_grading.cli", "book", "--executed", str(notebook_runs.lectures),
                            "--out", str(out)], capture_output=True, text=True)
     tables.add("book", "course book --executed (nothing executed: Sphinx, MathJax copied)", time.perf_counter() - started)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import signal
+import tempfile
 import threading
 import time
 
@@ -77,9 +78,21 @@ def _with_extra_cell(nb, source: str):
     return nb
 
 
-def test_a_killed_worker_costs_only_its_submission(tmp_path):
+def _fork_servers(folder) -> list[dict]:
+    """The fork servers, and kernels forked from them, whose socket lies under `folder`."""
+    return [p.info for p in psutil.process_iter(["pid", "cmdline"])
+            if "dlcourse_grading.engine.zygote" in " ".join(p.info["cmdline"] or [])
+            and str(folder) in " ".join(p.info["cmdline"])]
+
+
+def test_a_killed_worker_costs_only_its_submission(tmp_path, monkeypatch):
     """kim's worker is killed once (regraded: full marks); kay's every time (lost: zeros with a
     clear status); ada, graded beside them, is untouched; no kernel is left running."""
+    # The workers' folders (their fork servers' sockets) in a folder of this test's: what runs
+    # with its name in its command line is this run's, whatever else grades on the machine.
+    homes = tmp_path / "workers"
+    homes.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(homes))
     ch = chapter(1)
     prepare_course(tmp_path, [ch])
     reference = example_class.submissions(ch)["ada_reference"]
@@ -90,7 +103,10 @@ def test_a_killed_worker_costs_only_its_submission(tmp_path):
         nbformat.write(nb, str(folder / f"{ch.id}.ipynb"))
     kills = []
 
+    fork_servers_seen = []
+
     def kill_soon(sub, pid):
+        fork_servers_seen.extend(_fork_servers(homes))
         if sub.student == "kay_killed_twice" or (sub.student == "kim_killed_once" and sub.attempt == 1):
             kills.append((sub.student, sub.attempt, pid))
             threading.Timer(3.0, os.kill, (pid, signal.SIGKILL)).start()
@@ -116,9 +132,10 @@ def test_a_killed_worker_costs_only_its_submission(tmp_path):
         grades = gb.find_submission_notebook(ch.id, ch.id, "kay_killed_twice").grades
         assert grades and all(g.auto_score == 0 and g.needs_manual_grade for g in grades)
     print("\n" + kay[["grade_id", "status", "points", "message"]].head(2).to_string())
-    # Kernels are forked from a worker's zygote and keep its command line: none may outlive the run.
-    assert [p.info for p in psutil.process_iter(["pid", "cmdline"])
-            if "dlcourse_grading.engine.zygote" in " ".join(p.info["cmdline"] or [])] == []
+    # Kernels are forked from a worker's zygote and keep its command line (with the socket in the
+    # worker's folder): none may outlive the run.
+    assert fork_servers_seen, "no fork server of this run was found while it graded"
+    assert _fork_servers(homes) == []
 
 
 def test_one_worker_grades_exactly_and_a_short_cell_timeout_ends_an_infinite_loop(tmp_path):

@@ -1,41 +1,52 @@
 """The hidden tests catch plausible wrong code and keep alternative correct code at full marks.
 
 Each chapter's corpus lives in tests/corpus/<slug>.py as a list VARIANTS of
-dlcourse_grading.strength.Variant. One process runs the whole chapter.
+dlcourse_grading.strength.Variant. One process runs the whole chapter, two chapters at a time.
 """
 from __future__ import annotations
 
 import importlib
-from collections import defaultdict
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
-from dlcourse.chapters import available_chapters
+from dlcourse.chapters import available_chapters, chapter as find_chapter
 from dlcourse_grading.notebook import read_assignment, strip_solution_markers
 from dlcourse_grading.strength import StrengthRunner, Variant
 from tests import tables
+from tests.kernels import CONCURRENT_RUNS
 
 MIN_WRONG, MIN_CORRECT = 6, 2
+CHAPTERS = available_chapters()
 
 
-@pytest.mark.parametrize("chapter", available_chapters(), ids=lambda c: c.id)
-def test_strength_corpus(chapter):
+def measure(chapter_id: str) -> dict:
+    """One chapter's corpus against its hidden tests, in a process of its own: what the reference
+    solutions lose, the tally per exercise and every variant that did not do as expected."""
+    import dlcourse  # noqa: F401  (quiet TensorFlow before anything imports it)
+
+    chapter = find_chapter(chapter_id)
     assignment = read_assignment(chapter.source)
     corpus = importlib.import_module(f"tests.corpus.{chapter.slug}").VARIANTS
     runner = StrengthRunner(assignment)
+    exercises = [ex.grade_id for ex in assignment.exercises if ex.kind == "code"]
 
-    # The reference solution itself must score full marks in this harness.
+    # The reference solution itself must score full marks in this harness, silently.
+    reference = []
     for ex in assignment.exercises:
         if ex.kind == "code":
             ref = runner.run(Variant(ex.grade_id, "reference", True, strip_solution_markers(ex.source)))
-            assert ref.full_marks, f"reference {ex.grade_id} fails its own tests: {ref.messages}"
-            assert not ref.stderr, f"reference {ex.grade_id} writes to stderr: {ref.stderr[:300]}"
+            if not ref.full_marks:
+                reference.append(f"reference {ex.grade_id} fails its own tests: {ref.messages}")
+            if ref.stderr:
+                reference.append(f"reference {ex.grade_id} writes to stderr: {ref.stderr[:300]}")
 
-    tally = defaultdict(lambda: [0, 0, 0, 0])  # caught, wrong, kept, correct
+    tally = {grade_id: [0, 0, 0, 0] for grade_id in exercises}  # caught, wrong, kept, correct
     surprises = []
     for variant in corpus:
         result = runner.run(variant)
-        row = tally[variant.exercise]
+        row = tally.setdefault(variant.exercise, [0, 0, 0, 0])
         if variant.correct:
             row[3] += 1
             row[2] += result.full_marks
@@ -45,16 +56,28 @@ def test_strength_corpus(chapter):
         if not result.as_expected:
             kind = "correct variant lost points" if variant.correct else "wrong variant kept full marks"
             surprises.append(f"{variant.exercise} / {variant.name}: {kind} {result.messages}")
+    return {"exercises": exercises, "reference": reference, "tally": tally, "surprises": surprises}
 
-    for ex in assignment.exercises:
-        if ex.kind == "code":
-            caught, wrong, kept, correct = tally[ex.grade_id]
-            tables.add("strength", chapter.id, ex.grade_id, caught, wrong, kept, correct)
-    thin = [f"{ex.grade_id}: {tally[ex.grade_id][1]} wrong, {tally[ex.grade_id][3]} correct"
-            for ex in assignment.exercises if ex.kind == "code"
-            and (tally[ex.grade_id][1] < MIN_WRONG or tally[ex.grade_id][3] < MIN_CORRECT)]
+
+@pytest.fixture(scope="module")
+def measured():
+    """Every chapter measured, CONCURRENT_RUNS at a time (each keeps one core busy), in order."""
+    with ProcessPoolExecutor(CONCURRENT_RUNS, mp_context=multiprocessing.get_context("spawn"),
+                             max_tasks_per_child=1) as pool:
+        yield {ch.id: pool.submit(measure, ch.id) for ch in CHAPTERS}
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda c: c.id)
+def test_strength_corpus(chapter, measured):
+    found = measured[chapter.id].result()
+    assert not found["reference"], found["reference"]
+    tally = found["tally"]
+    for grade_id in found["exercises"]:
+        tables.add("strength", chapter.id, grade_id, *tally[grade_id])
+    thin = [f"{grade_id}: {tally[grade_id][1]} wrong, {tally[grade_id][3]} correct" for grade_id in found["exercises"]
+            if tally[grade_id][1] < MIN_WRONG or tally[grade_id][3] < MIN_CORRECT]
     assert not thin, f"corpus too thin (need >= {MIN_WRONG} wrong, >= {MIN_CORRECT} correct): {thin}"
-    assert not surprises, "\n".join(surprises)
+    assert not found["surprises"], "\n".join(found["surprises"])
 
 
 def test_an_edit_that_no_longer_matches_its_base_fails_loudly():
