@@ -6,8 +6,8 @@ import os
 import pytest
 
 import dlcourse  # noqa: F401  (quiet TensorFlow before anything imports it)
-from tests import tables
 from dlcourse.chapters import available_chapters
+from tests import tables
 from tests.kernels import NotebookRuns
 
 
