@@ -101,9 +101,13 @@ class NotebookRuns:
         cwd.mkdir(exist_ok=True)
         return reference_with_hidden_tests(chapter), str(cwd)
 
-    def _get(self, kind: str, chapter) -> Run:
+    def _paths(self, kind: str, chapter) -> tuple[Path, Path]:
+        """The executed notebook, and its measurements (written last: the run is complete)."""
         notebook = self.folder / kind / f"{chapter.id}.ipynb"
-        measured = notebook.with_suffix(".run.json")  # written last: the run is complete
+        return notebook, notebook.with_suffix(".run.json")
+
+    def _get(self, kind: str, chapter) -> Run:
+        notebook, measured = self._paths(kind, chapter)
         with open(self.folder / f"{kind}.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             if not measured.exists():
@@ -113,10 +117,11 @@ class NotebookRuns:
     def _run_all(self, kind: str) -> None:
         def one(chapter):
             run = run_notebook(*self._job(kind, chapter))
-            nbformat.write(run.nb, str(self.folder / kind / f"{chapter.id}.ipynb"))
-            facts = {"seconds": run.seconds, "peak_rss_mb": run.peak_rss_mb, "cpu_seconds": run.cpu_seconds}
-            (self.folder / kind / f"{chapter.id}.run.json").write_text(json.dumps(facts))
+            notebook, measured = self._paths(kind, chapter)
+            nbformat.write(run.nb, str(notebook))
+            measured.write_text(json.dumps({"seconds": run.seconds, "peak_rss_mb": run.peak_rss_mb,
+                                            "cpu_seconds": run.cpu_seconds}))
 
-        pending = [ch for ch in self.chapters if not (self.folder / kind / f"{ch.id}.run.json").exists()]
+        pending = [ch for ch in self.chapters if not self._paths(kind, ch)[1].exists()]
         with ThreadPoolExecutor(CONCURRENT_RUNS) as pool:  # nbclient runs an event loop per thread
             list(pool.map(one, pending))

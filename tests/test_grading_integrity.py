@@ -101,9 +101,7 @@ def test_a_killed_worker_costs_only_its_submission(tmp_path, monkeypatch):
         folder = tmp_path / "submitted" / student / ch.id
         folder.mkdir(parents=True)
         nbformat.write(nb, str(folder / f"{ch.id}.ipynb"))
-    kills = []
-
-    fork_servers_seen = []
+    kills, fork_servers_seen = [], []
 
     def kill_soon(sub, pid):
         fork_servers_seen.extend(_fork_servers(homes))
