@@ -244,6 +244,39 @@ def test_cached_markdown_is_nbconverts_own():
     assert len(set(pages[:3])) == 3 and pages[3] == pages[0]
 
 
+def test_cell_metadata_validation_gives_nbgraders_answers():
+    """nbgrader's metadata check, with each valid instance validated once per worker, accepts what
+    it accepts and raises jsonschema's own error for the same instance, also for an instance
+    that was valid before and changed since (a student's edited metadata), every time."""
+    import copy
+
+    import jsonschema
+    from nbgrader.nbgraderformat import MetadataValidator, ValidationError, common
+
+    from dlcourse_grading.engine import fastpaths
+
+    fastpaths.install()
+    validator = MetadataValidator()
+    meta = nbformat.from_dict({"grade": True, "grade_id": "test_relu", "locked": True, "points": 2,
+                               "schema_version": 3, "solution": False, "task": False})
+    cell = nbformat.v4.new_code_cell("assert True", metadata={"nbgrader": meta})
+    for _ in range(2):
+        validator.validate_cell(cell)  # valid: no error, also from the cache
+    checked = len(common.jsonschema._validators)
+    MetadataValidator().validate_cell(cell)  # another copy of the same schema: not checked again
+    assert len(common.jsonschema._validators) == checked
+    for change in ({"points": "two"}, {"grade": 1}, {"points": -1.0}, {"extra": None}):
+        edited = copy.deepcopy(cell)
+        edited.metadata.nbgrader.update(change)
+        with pytest.raises(jsonschema.ValidationError) as plain:
+            jsonschema.validate(edited.metadata.nbgrader, validator.schema)
+        for _ in range(2):
+            with pytest.raises(ValidationError) as fast:
+                validator.validate_cell(edited)
+            assert fast.value.message == plain.value.message
+    validator.validate_cell(cell)  # the valid one still is
+
+
 def test_feedback_pages_are_the_documents_nbconvert_writes(monkeypatch):
     """The worker skips nbconvert's accessibility pass on a feedback page it cannot change (the
     classic template nbgrader's feedback extends, no image): the page is then the template's own,

@@ -28,7 +28,9 @@ PLAIN_CHAPTERS = [ch for ch in CHAPTERS if PLAIN_CLASS[ch.id]]
 
 
 @pytest.fixture(scope="module")
-def graded_class(tmp_path_factory):
+def graded_class(tmp_path_factory, one_notebook_gradings):
+    """The plain class, graded while the one-notebook gradings run beside it: plain nbgrader runs
+    one kernel at a time and leaves a core idle about half the time."""
     root = tmp_path_factory.mktemp("example_class")
     table = run_example_class(root, PLAIN_CHAPTERS, students=PLAIN_CLASS)
     return root, table
@@ -63,16 +65,26 @@ ONE_NOTEBOOK = {"dee_deleted_cell": "missing", "eli_edited_cell": "tampered", "b
 
 
 @pytest.fixture(scope="module")
-def one_notebook_reports(tmp_path_factory) -> dict:
+def one_notebook_gradings(tmp_path_factory) -> dict:
     """`course grade NOTEBOOK ASSIGNMENT --json` for each student of ONE_NOTEBOOK, all started at
-    once (each keeps about one core busy): student -> the report it printed."""
+    once and left running (each keeps about one core busy): student -> its process."""
     chapter = CHAPTERS[0]
     paths = {p.parts[-3]: p for p in write_class(chapter, tmp_path_factory.mktemp("one_notebook"))}
     running = {student: subprocess.Popen([str(VENV_BIN / "course"), "grade", str(paths[student]), chapter.id, "--json"],
                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                for student in ONE_NOTEBOOK}
+    yield running
+    for proc in running.values():  # a test that failed early leaves none behind
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+@pytest.fixture(scope="module")
+def one_notebook_reports(one_notebook_gradings) -> dict:
+    """Student -> the report its `course grade --json` printed."""
     reports = {}
-    for student, proc in running.items():
+    for student, proc in one_notebook_gradings.items():
         out, err = proc.communicate()
         assert proc.returncode == 0, err[-3000:]
         reports[student] = json.loads(out)

@@ -2,12 +2,13 @@
 
 Caches in front of libraries, with the libraries' own results: nbconvert compiles its Jinja
 templates again for every feedback page (about 0.13 s each); nbgrader checks its own metadata
-JSON schema again for every cell of every notebook (about 0.1 s per notebook), before
-validating the cell against it; Pygments highlights the same locked and test cells in every
-student's feedback (0.09 s of chapter 1's 0.13 s of template rendering), and mistune renders
-the same markdown cells (:class:`_MarkdownCache`); nbconvert's accessibility pass parses every
-feedback page again, also those it cannot change (:class:`_LazySoup`). Measured with cProfile and timers on a worker grading chapter 1
-(benchmarks/worker_profile.py).
+JSON schema again for every cell of every notebook (about 0.1 s per notebook), before validating
+the cell against it, and validates the same locked cells' metadata in every submission (0.014 ->
+0.002 s a chapter 1 notebook, :class:`_SchemaValidators`); Pygments highlights the same locked
+and test cells in every student's feedback (0.09 s of chapter 1's 0.13 s of template rendering),
+and mistune renders the same markdown cells (:class:`_MarkdownCache`); nbconvert's accessibility
+pass parses every feedback page again, also those it cannot change (:class:`_LazySoup`).
+Measured with cProfile and timers on a worker grading chapter 1 (benchmarks/worker_profile.py).
 
 And a lighter private gradebook (:func:`private_gradebook`): nbgrader opens its gradebook about
 eleven times per submission, each time with a new SQLAlchemy engine that inspects the schema and
@@ -39,21 +40,42 @@ class _MemoryBytecodeCache(jinja2.BytecodeCache):
 
 class _SchemaValidators:
     """Stands in for the `jsonschema` module inside nbgrader's metadata validator: the same
-    check and the same error (jsonschema.validate's best match), with each schema checked once."""
+    check and the same error (jsonschema.validate's best match), with each schema checked once
+    and each valid instance validated once. nbgrader loads its schema again for every validator
+    (two a notebook), and validates every cell's metadata (86 a chapter 1 notebook), which is the
+    same in every submission. Schemas and valid instances are known by their JSON text, so a
+    changed one is checked again; invalid instances always are, each raising its own error.
+    Bounded: cleared when full."""
+
+    LIMIT = 20000
 
     def __init__(self):
-        self._validators: dict[int, tuple[dict, jsonschema.protocols.Validator]] = {}
+        self._by_id: dict[int, tuple[dict, str]] = {}  # the schema object last seen at an id -> its text
+        self._validators: dict[str, jsonschema.protocols.Validator] = {}
+        self._valid: set[tuple[str, str]] = set()
         self.ValidationError = jsonschema.ValidationError
 
     def validate(self, instance, schema) -> None:
-        entry = self._validators.get(id(schema))
-        if entry is None or entry[0] is not schema:
+        seen = self._by_id.get(id(schema))
+        if seen is None or seen[0] is not schema:
+            if len(self._by_id) >= 64:  # it keeps the schemas alive (their ids unused by others)
+                self._by_id.clear()
+            seen = self._by_id[id(schema)] = (schema, json.dumps(schema, sort_keys=True, default=repr))
+        text = seen[1]
+        validator = self._validators.get(text)
+        if validator is None:
             cls = jsonschema.validators.validator_for(schema)
             cls.check_schema(schema)
-            entry = self._validators[id(schema)] = (schema, cls(schema))
-        error = jsonschema.exceptions.best_match(entry[1].iter_errors(instance))
+            validator = self._validators[text] = cls(schema)
+        key = (text, json.dumps(instance, sort_keys=True, default=repr))
+        if key in self._valid:
+            return
+        error = jsonschema.exceptions.best_match(validator.iter_errors(instance))
         if error is not None:
             raise error
+        if len(self._valid) >= self.LIMIT:
+            self._valid.clear()
+        self._valid.add(key)
 
     def __getattr__(self, name):
         return getattr(jsonschema, name)
