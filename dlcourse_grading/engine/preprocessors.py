@@ -187,26 +187,31 @@ class RobustExecute(Execute):
         The question rides on the test cell's own execute request as a user expression, which
         the kernel evaluates once the cell has run without error (a separate request cost ~9 ms
         a test cell); after a cell that failed, or from a client that cannot add one, it is asked
-        as a cell of its own."""
+        in a request of its own (:meth:`_asked_audit`)."""
         answer = self._audit_answer
+        if answer is None and not self._tampered and not self._stopped:
+            try:
+                answer = run_sync(self._asked_audit)()
+            except Exception:  # noqa: BLE001 - a kernel that cannot answer loses no points here
+                answer = None
         if answer is not None and not self._tampered and not self._stopped:
             if answer.get("status") == "error" and answer.get("ename") == "TamperingError":
                 self._tampered = answer.get("evalue", "")
-        elif not self._tampered and not self._stopped:
-            probe = nbformat.v4.new_code_cell(AUDIT_CODE)
-            timeout, self.timeout = self.timeout, 30
-            try:
-                self.execute_cell(probe, index, store_history=False)
-            except Exception:  # noqa: BLE001 - a kernel that cannot answer loses no points here
-                return
-            finally:
-                self.timeout = timeout
-                self.nb.cells[index] = cell  # nbclient stores the executed cell at its index
-            errors = [o for o in probe.outputs if o.get("output_type") == "error"]
-            if errors and errors[0].get("ename") == "TamperingError":
-                self._tampered = errors[0].get("evalue", "")
         if self._tampered and not any(o.get("ename") == "TamperingError" for o in cell.get("outputs", [])):
             cell.outputs = list(cell.get("outputs", [])) + [error_output("TamperingError", self._tampered)]
+
+    async def _asked_audit(self, timeout: float = 30.0) -> dict | None:
+        """The audit's answer to a silent request of its own: no code, the audit as its user
+        expression, only the reply awaited (its two status messages on IOPub answer nobody that
+        nbclient waits for, and it skips them). None when the kernel does not answer in time or
+        aborted the request (ipykernel aborts what is queued after a failed cell)."""
+        msg_id = self.kc.execute("", silent=True, store_history=False, user_expressions={"audit": AUDIT_CODE})
+        deadline = monotonic() + timeout
+        while (remaining := deadline - monotonic()) > 0:
+            msg = await self.kc.get_shell_msg(timeout=remaining)
+            if msg["parent_header"].get("msg_id") == msg_id:
+                return msg["content"].get("user_expressions", {}).get("audit")
+        return None
 
     def _preprocess_cell(self, cell, resources, index):
         if cell.cell_type != "code" or not cell.source.strip():
