@@ -2,6 +2,8 @@
 tests its own): RepairStructure, RobustExecute, DropTestResults, HideHiddenTests."""
 from __future__ import annotations
 
+import time
+
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
@@ -190,3 +192,22 @@ def test_robust_execute_audits_after_every_test_cell(client, probes, passes):
     assert _errors(nb.cells[4]) == ["TamperingError"]
     assert "builtins.sorted" in nb.cells[4].outputs[-1].evalue
     assert pp.probes == probes[passes]
+
+
+def test_a_kernel_that_dies_answering_an_audit_is_noticed_at_once():
+    """The kernel dies while it answers the audit asked after a failed test cell (the student's
+    code replaced the audit with an exit): grading notices within about a second, as nbclient
+    does for a cell, instead of waiting out the audit's 30 s, and the cells after it are not run."""
+    cells = [new_code_cell("import os\nfrom dlcourse_grading import guard\nguard.audit = lambda: os._exit(1)"),
+             _cell("code", "t1", "assert False, 'failing'", grade=True, points=1),
+             _cell("code", "t2", "assert True", grade=True, points=1)]
+    nb = new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                             "language": "python"}})
+    pp = RobustExecute(kernel_name="python3", timeout=60)
+    started = time.monotonic()
+    nb, _ = pp.preprocess(nb, {"metadata": {"path": "."}})
+    # A second to notice the death, one more for the next cell to find the kernel gone; the
+    # audit's own limit is 30 s.
+    assert time.monotonic() - started < 20
+    assert _errors(nb.cells[1]) == ["AssertionError"]
+    assert _errors(nb.cells[2]) and _errors(nb.cells[2])[0] in ("DeadKernelError", "NotRun")

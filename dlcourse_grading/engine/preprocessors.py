@@ -16,12 +16,13 @@ grading_config.py puts them into nbgrader's pipelines, so `nbgrader autograde` a
 from __future__ import annotations
 
 import os
+from queue import Empty
 from time import monotonic, thread_time
 
 import nbformat
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.notebooknode import NotebookNode
-from jupyter_core.utils import run_sync
+from jupyter_core.utils import ensure_async, run_sync
 from nbgrader import utils
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Integer
@@ -203,12 +204,18 @@ class RobustExecute(Execute):
     async def _asked_audit(self, timeout: float = 30.0) -> dict | None:
         """The audit's answer to a silent request of its own: no code, the audit as its user
         expression, only the reply awaited (its two status messages on IOPub answer nobody that
-        nbclient waits for, and it skips them). None when the kernel does not answer in time or
-        aborted the request (ipykernel aborts what is queued after a failed cell)."""
+        nbclient waits for, and it skips them). None when the kernel does not answer in time, has
+        died (looked at every second, as nbclient does for a cell) or aborted the request
+        (ipykernel aborts what is queued after a failed cell)."""
         msg_id = self.kc.execute("", silent=True, store_history=False, user_expressions={"audit": AUDIT_CODE})
         deadline = monotonic() + timeout
         while (remaining := deadline - monotonic()) > 0:
-            msg = await self.kc.get_shell_msg(timeout=remaining)
+            try:
+                msg = await self.kc.get_shell_msg(timeout=min(remaining, 1.0))
+            except Empty:
+                if not await ensure_async(self.km.is_alive()):
+                    return None
+                continue
             if msg["parent_header"].get("msg_id") == msg_id:
                 return msg["content"].get("user_expressions", {}).get("audit")
         return None
