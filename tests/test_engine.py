@@ -338,7 +338,8 @@ def test_the_next_kernel_starts_ahead_clean_and_is_adopted_only_by_a_launch_alik
     """After a submission, the worker's next kernel is already forked and initialized. While it
     waits it is the grader's (its uid, an empty working directory of the grader's): nothing of the
     next student's reaches it before the kernel before it is gone. The next submission adopts it
-    (the same pid runs its cells) with its own files and uid and the same scores as a fresh kernel;
+    (the same pid runs its cells) with its own files and uid, Python's temporary directory its own
+    folder (not the fork server's /tmp), and the same scores as a fresh kernel;
     a launch that differs (here one environment variable) discards it and forks a fresh one. No
     kernel holds the fork server's listening socket (it could answer the grader's requests)."""
     import json
@@ -363,7 +364,8 @@ def test_the_next_kernel_starts_ahead_clean_and_is_adopted_only_by_a_launch_alik
     nb = example_class.submissions(ch)["ada_reference"]
     nb.cells.append(nbformat.v4.new_code_cell(
         "import json, os\nprint(json.dumps({'pid': os.getpid(), 'uid': os.getuid(), 'files': sorted(os.listdir('.')), "
-        "'tmp': os.environ['TMPDIR'] == os.getcwd(), 'mark': os.environ.get('COURSE_TEST_MARK')}))"))
+        "'tmp': os.environ['TMPDIR'] == os.getcwd() == __import__('tempfile').gettempdir(), "
+        "'mark': os.environ.get('COURSE_TEST_MARK')}))"))
     nbformat.write(nb, str(folder / f"{ch.id}.ipynb"))
     (folder / "data.csv").write_text("x\n1\n")
     settings = GradingSettings.load(tmp_path, workers=1)

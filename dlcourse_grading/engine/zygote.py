@@ -23,6 +23,7 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 from pathlib import Path
 
 ENV_SOCKET = "COURSE_ZYGOTE_SOCKET"
@@ -110,6 +111,10 @@ def run_kernel(request: dict, channel: Channel) -> None:
             os.dup2(devnull, fd)
         os.environ.clear()
         os.environ.update(request["env"])
+        # The preload asked for the temporary directory (TensorFlow's import does) and Python keeps
+        # the answer: forgotten, so that the kernel's own TMPDIR, its private folder, is used (else
+        # TensorFlow's generated code and the student's temporary files stay behind in /tmp).
+        tempfile.tempdir = None
         os.chdir(request["cwd"])
         sandbox.apply_limits(limits)
 
