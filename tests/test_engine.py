@@ -420,3 +420,97 @@ def _listening_unix_sockets(pid: int) -> set[str]:
             if len(fields) >= 8 and fields[6] in inodes and int(fields[3], 16) & 0x10000:
                 paths.add(fields[7])
     return paths
+
+
+def test_a_kernels_memory_watch_counts_processes_started_and_ended_between_its_looks(monkeypatch):
+    """The watch's tree is scanned again only when a process has started or ended (reading every
+    process ten times a second cost ~1.3 ms a look): a grandchild started after the first look,
+    and holding 300 MiB, is counted at the next one; once it has ended it no longer is; with
+    nothing started or ended, no scan."""
+    import time
+
+    import psutil
+
+    from dlcourse_grading.engine.provisioner import ProcessTree
+
+    scans = []
+    children = psutil.Process.children
+    monkeypatch.setattr(psutil.Process, "children", lambda self, **kw: scans.append(1) or children(self, **kw))
+    grandchild = ("import sys, time; b = bytearray(300 * 2**20); b[::4096] = b'x' * len(b[::4096]);"
+                  "sys.stdout.write('ready\\n'); sys.stdout.flush(); sys.stdin.read()")
+    parent = subprocess.Popen(
+        [sys.executable, "-c", "import subprocess, sys\nsys.stdin.readline()\n"
+         f"p = subprocess.Popen([sys.executable, '-c', {grandchild!r}], stdin=subprocess.PIPE, stdout=sys.stdout)\n"
+         "sys.stdin.readline()\np.stdin.close(); p.wait()\nsys.stdin.readline()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        tree = ProcessTree(parent.pid, rescan_s=3600)
+        alone, first = tree.rss(), tree._listing
+        tree.rss()
+        assert len(scans) == (1 if tree._listing == first else 2)  # scanned again only if the listing changed
+        parent.stdin.write("start\n")
+        parent.stdin.flush()
+        assert parent.stdout.readline() == "ready\n"
+        assert tree.rss() > alone + 250 * 2**20
+        parent.stdin.write("end\n")
+        parent.stdin.flush()
+        deadline = time.monotonic() + 10
+        while len(psutil.Process(parent.pid).children()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert tree.rss() < alone + 50 * 2**20
+    finally:
+        parent.kill()
+        parent.wait()
+
+
+SWEEP_SCRIPT = r'''
+import json, subprocess, threading, time
+from types import SimpleNamespace
+from dlcourse_grading.engine import provisioner
+from dlcourse_grading.engine.worker import kill_strays
+
+answered = threading.Event()
+spare = object.__new__(provisioner.Spare)
+spare.forked, spare.launch = None, None
+kernel = []
+def fork():  # the fork server answers the spare's request only when let go
+    answered.wait()
+    spare.forked = SimpleNamespace(pid=kernel[0].pid)
+spare._thread = threading.Thread(target=fork, daemon=True)
+spare._thread.start()
+provisioner._SPARES["socket"] = spare
+late = threading.Timer(3.0, answered.set)  # a sweep that waits regardless ends too, and fails
+late.daemon = True
+late.start()
+
+started = time.monotonic()
+kill_strays(None)  # no unknown child: the unanswered fork is not waited for
+alone = time.monotonic() - started
+
+kernel.append(subprocess.Popen(["sleep", "60"]))  # the spare, a child already, its pid not yet told
+stray = subprocess.Popen(["sleep", "60"])
+threading.Timer(1.0, answered.set).start()
+started = time.monotonic()
+kill_strays(None)
+with_stray = time.monotonic() - started
+try:
+    stray.wait(10)  # killed (SIGKILL is delivered a moment later)
+except subprocess.TimeoutExpired:
+    pass
+print(json.dumps({"alone": alone, "with_stray": with_stray, "stray": stray.poll() is None,
+                  "spare": kernel[0].poll() is None}))
+kernel[0].kill()
+'''
+
+
+def test_the_sweep_for_strays_waits_for_a_spares_fork_only_when_a_child_is_unknown():
+    """A spare kernel becomes the worker's child before the fork server has told its pid: an
+    unknown child may be it, and is killed only once every spare's fork has been answered. With
+    no unknown child, the sweep does not wait (it waited ~25 ms a submission for the fork). Run in
+    a process of its own: the sweep kills every child of the process it runs in."""
+    import json
+
+    out = subprocess.run([sys.executable, "-c", SWEEP_SCRIPT], capture_output=True, text=True, timeout=60)
+    report = json.loads(out.stdout)
+    assert report["alone"] < 0.5, report
+    assert report["with_stray"] >= 0.9 and not report["stray"] and report["spare"], report

@@ -19,6 +19,7 @@ import shutil
 import signal
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 
 import psutil
@@ -61,8 +62,6 @@ class ForkedKernel:
         return self.returncode
 
     def wait(self, timeout: float | None = None, interval: float = 0.02) -> int:
-        import time
-
         deadline = None if timeout is None else time.monotonic() + timeout
         while self.poll() is None:
             if deadline is not None and time.monotonic() > deadline:
@@ -81,16 +80,37 @@ class ForkedKernel:
         self.send_signal(signal.SIGTERM)
 
 
+class ProcessTree:
+    """The resident memory of a process and all its descendants, for a watch that looks often.
+    Finding the descendants reads every process on the machine (psutil: ~1.3 ms with 80 of them,
+    ten times a second); it is done again only when a process has started or ended since the last
+    look (the listing of /proc changed, which every change of the tree does: a start adds a pid,
+    and a process changes parents only when its parent ends), and at least every `rescan_s`."""
+
+    def __init__(self, pid: int, rescan_s: float = 1.0):
+        self.root, self.rescan_s = psutil.Process(pid), rescan_s
+        self._listing: list[str] | None = None
+        self._members: list[psutil.Process] = []
+        self._scanned = 0.0
+
+    def rss(self) -> int:
+        """Resident bytes now. Raises psutil.NoSuchProcess once the process itself is gone."""
+        listing, now = os.listdir("/proc"), time.monotonic()
+        if listing != self._listing or now - self._scanned >= self.rescan_s:
+            self._members = self.root.children(recursive=True)
+            self._listing, self._scanned = listing, now
+        total = self.root.memory_info().rss
+        for proc in self._members:
+            try:
+                total += proc.memory_info().rss
+            except psutil.Error:  # ended since: the next look finds the listing changed
+                pass
+        return total
+
+
 def tree_rss(pid: int) -> int:
     """Resident bytes of a process and all its descendants."""
-    root = psutil.Process(pid)
-    total = 0
-    for proc in [root] + root.children(recursive=True):
-        try:
-            total += proc.memory_info().rss
-        except psutil.Error:
-            pass
-    return total
+    return ProcessTree(pid).rss()
 
 
 class MemoryWatch(threading.Thread):
@@ -105,9 +125,13 @@ class MemoryWatch(threading.Thread):
         self._stop_event = threading.Event()
 
     def run(self) -> None:
+        try:
+            tree = ProcessTree(self.pid)
+        except psutil.Error:
+            return
         while not self._stop_event.wait(self.interval):
             try:
-                if tree_rss(self.pid) > self.limit:
+                if tree.rss() > self.limit:
                     self.tripped = True
                     os.killpg(self.pid, signal.SIGKILL)
                     return
@@ -337,10 +361,13 @@ def take_spare(socket_path: str, launch: Launch) -> Spare | None:
     return None
 
 
-def spare_pids() -> set[int]:
-    """The spare kernels' pids: the grader's children that are not strays."""
+def spare_pids(wait: bool = True) -> set[int]:
+    """The spare kernels' pids: the grader's children that are not strays. Without waiting for the
+    forks still under way, those the fork server has answered."""
     with _SPARES_LOCK:
         spares = list(_SPARES.values())
+    if not wait:
+        return {forked.pid for forked in (s.forked for s in spares) if forked is not None}
     return {s.forked.pid for s in spares if s.ready()}
 
 

@@ -266,13 +266,18 @@ def applied_limits(converter) -> tuple[dict, float, dict]:
 
 def kill_strays(zygote: subprocess.Popen | None) -> None:
     """Kill every process left behind by student code (adopted by us as subreaper); the fork
-    server and the next submission's kernel, started ahead (no student code has run in it), stay."""
+    server and the next submission's kernel, started ahead (no student code has run in it), stay.
+    A spare whose fork the fork server has not answered yet may be one of the unknown children:
+    the forks are waited for only when there is one (a fork takes ~25-100 ms), not every time."""
     import psutil
 
-    keep = ({zygote.pid} if zygote else set()) | spare_pids()
-    for child in psutil.Process().children(recursive=False):
-        if child.pid in keep:
-            continue
+    keep = ({zygote.pid} if zygote else set()) | spare_pids(wait=False)
+    strays = [child for child in psutil.Process().children(recursive=False)
+              if child.pid not in keep and not _zombie(child)]  # a zombie is gone: reaped below
+    if strays:
+        keep |= spare_pids()
+        strays = [child for child in strays if child.pid not in keep]
+    for child in strays:
         try:
             for proc in child.children(recursive=True) + [child]:
                 proc.kill()
@@ -285,3 +290,12 @@ def kill_strays(zygote: subprocess.Popen | None) -> None:
             break
         if pid == 0:
             break
+
+
+def _zombie(proc) -> bool:
+    import psutil
+
+    try:
+        return proc.status() == psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return True
