@@ -334,12 +334,25 @@ def test_nbformat_loads_without_building_iri_grammars():
     assert out.stdout.strip() == "[]"
 
 
+#: In a grading kernel: whether ipykernel's and IPython's lists of the loaded modules (taken down
+#: once by the fork server, zygote.initialize_kernel) hold what they would have, and `sys` is
+#: itself again in the modules that made them.
+MODULES_LISTED = """
+def modules_listed():
+    import sys, ipykernel.ipkernel, IPython.core.shellapp
+    shell = get_ipython()
+    return ("tensorflow" in shell._sys_modules_keys and ipykernel.ipkernel.__file__ in shell.kernel._kernel_modules
+            and ipykernel.ipkernel.sys is sys and IPython.core.shellapp.sys is sys)
+"""
+
+
 def test_the_next_kernel_starts_ahead_clean_and_is_adopted_only_by_a_launch_alike(tmp_path, monkeypatch):
     """After a submission, the worker's next kernel is already forked and initialized. While it
     waits it is the grader's (its uid, an empty working directory of the grader's): nothing of the
     next student's reaches it before the kernel before it is gone. The next submission adopts it
     (the same pid runs its cells) with its own files and uid, Python's temporary directory its own
-    folder (not the fork server's /tmp), and the same scores as a fresh kernel;
+    folder (not the fork server's /tmp), ipykernel's and IPython's lists of the loaded modules
+    complete (taken down once by the fork server), and the same scores as a fresh kernel;
     a launch that differs (here one environment variable) discards it and forks a fresh one. No
     kernel holds the fork server's listening socket (it could answer the grader's requests)."""
     import json
@@ -362,10 +375,9 @@ def test_the_next_kernel_starts_ahead_clean_and_is_adopted_only_by_a_launch_alik
     folder = tmp_path / "submitted" / "ada" / ch.id
     folder.mkdir(parents=True)
     nb = example_class.submissions(ch)["ada_reference"]
-    nb.cells.append(nbformat.v4.new_code_cell(
-        "import json, os\nprint(json.dumps({'pid': os.getpid(), 'uid': os.getuid(), 'files': sorted(os.listdir('.')), "
+    nb.cells.append(nbformat.v4.new_code_cell(MODULES_LISTED + "import json, os\nprint(json.dumps({'pid': os.getpid(), 'uid': os.getuid(), 'files': sorted(os.listdir('.')), "
         "'tmp': os.environ['TMPDIR'] == os.getcwd() == __import__('tempfile').gettempdir(), "
-        "'mark': os.environ.get('COURSE_TEST_MARK')}))"))
+        "'mark': os.environ.get('COURSE_TEST_MARK'), 'modules': modules_listed()}))"))
     nbformat.write(nb, str(folder / f"{ch.id}.ipynb"))
     (folder / "data.csv").write_text("x\n1\n")
     settings = GradingSettings.load(tmp_path, workers=1)
@@ -388,7 +400,8 @@ def test_the_next_kernel_starts_ahead_clean_and_is_adopted_only_by_a_launch_alik
         assert worker._socket not in _listening_unix_sockets(spare)
         assert worker._socket in _listening_unix_sockets(worker.zygote.pid)
         adopted = worker.grade(sub)
-        assert report(adopted) == {"pid": spare, "uid": student_uid, "files": ["data.csv"], "tmp": True, "mark": None}
+        assert report(adopted) == {"pid": spare, "uid": student_uid, "files": ["data.csv"], "tmp": True, "mark": None,
+                                   "modules": True}
         assert report(fresh)["pid"] != spare
         assert not fresh.error and adopted.notebooks == fresh.notebooks
         assert sum(g or 0 for g in fresh.notebooks[ch.id].grades.values()) > 0
