@@ -477,53 +477,48 @@ def test_a_kernels_memory_watch_counts_processes_started_and_ended_between_its_l
 
 
 SWEEP_SCRIPT = r'''
-import json, subprocess, threading, time
-from types import SimpleNamespace
+import ctypes, json, os, subprocess, sys, tempfile, time
+import psutil
 from dlcourse_grading.engine import provisioner
 from dlcourse_grading.engine.worker import kill_strays
+from dlcourse_grading.engine.zygote import ProcessEnd
 
-answered = threading.Event()
-spare = object.__new__(provisioner.Spare)
-spare.forked, spare.launch = None, None
-kernel = []
-def fork():  # the fork server answers the spare's request only when let go
-    answered.wait()
-    spare.forked = SimpleNamespace(pid=kernel[0].pid)
-spare._thread = threading.Thread(target=fork, daemon=True)
-spare._thread.start()
-provisioner._SPARES["socket"] = spare
-late = threading.Timer(3.0, answered.set)  # a sweep that waits regardless ends too, and fails
-late.daemon = True
-late.start()
-
+ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # a child subreaper, as a grading worker is
+pids = os.path.join(tempfile.mkdtemp(), "pids")
+# The kernel, a child of the fork server's, starts a process in a session of its own and ends a
+# second after it was shut down (a kernel's memory being torn down)
+kernel = (f"import os, subprocess, time\nleft = subprocess.Popen(['sleep', '60'], start_new_session=True)\n"
+          f"open({pids!r}, 'w').write(f'{{os.getpid()}} {{left.pid}}')\ntime.sleep(1.5)")
+server = subprocess.Popen([sys.executable, "-c", "import signal, subprocess, sys, time\n"
+                           "signal.signal(signal.SIGCHLD, signal.SIG_IGN)\n"
+                           f"subprocess.Popen([sys.executable, '-c', {kernel!r}])\ntime.sleep(60)"])
+while not (os.path.exists(pids) and open(pids).read()):
+    time.sleep(0.05)
+time.sleep(0.5)
+kernel_pid, left_pid = map(int, open(pids).read().split())
+provisioner._ENDING.append(ProcessEnd(kernel_pid))  # what ForkProvisioner.cleanup does
 started = time.monotonic()
-kill_strays(None)  # no unknown child: the unanswered fork is not waited for
-alone = time.monotonic() - started
-
-kernel.append(subprocess.Popen(["sleep", "60"]))  # the spare, a child already, its pid not yet told
-stray = subprocess.Popen(["sleep", "60"])
-threading.Timer(1.0, answered.set).start()
-started = time.monotonic()
-kill_strays(None)
-with_stray = time.monotonic() - started
-try:
-    stray.wait(10)  # killed (SIGKILL is delivered a moment later)
-except subprocess.TimeoutExpired:
-    pass
-print(json.dumps({"alone": alone, "with_stray": with_stray, "stray": stray.poll() is None,
-                  "spare": kernel[0].poll() is None}))
-kernel[0].kill()
+kill_strays(server)
+waited = time.monotonic() - started
+deadline = time.monotonic() + 5
+while psutil.pid_exists(left_pid) and psutil.Process(left_pid).status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
+    time.sleep(0.05)
+left = psutil.pid_exists(left_pid) and psutil.Process(left_pid).status() != psutil.STATUS_ZOMBIE
+print(json.dumps({"waited": waited, "left": left, "server": server.poll() is None}))
+server.kill()
+if left:
+    os.kill(left_pid, 9)
 '''
 
 
-def test_the_sweep_for_strays_waits_for_a_spares_fork_only_when_a_child_is_unknown():
-    """A spare kernel becomes the worker's child before the fork server has told its pid: an
-    unknown child may be it, and is killed only once every spare's fork has been answered. With
-    no unknown child, the sweep does not wait (it waited ~25 ms a submission for the fork). Run in
-    a process of its own: the sweep kills every child of the process it runs in."""
+def test_the_sweep_for_strays_kills_what_a_shut_down_kernel_left_once_it_has_ended():
+    """A kernel is the fork server's child: what it started in a session of its own becomes the
+    worker's (a child subreaper) only when the kernel has ended, which after a kill takes a while
+    (its memory torn down). The sweep waits for the kernels shut down to end, then kills what they
+    left; the fork server stays. Run in a process of its own: the sweep kills every child of the
+    process it runs in."""
     import json
 
     out = subprocess.run([sys.executable, "-c", SWEEP_SCRIPT], capture_output=True, text=True, timeout=60)
     report = json.loads(out.stdout)
-    assert report["alone"] < 0.5, report
-    assert report["with_stray"] >= 0.9 and not report["stray"] and report["spare"], report
+    assert report["waited"] >= 0.5 and not report["left"] and report["server"], report

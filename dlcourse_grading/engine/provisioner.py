@@ -26,7 +26,7 @@ import psutil
 
 from jupyter_client.provisioning import LocalProvisioner
 
-from dlcourse_grading.engine.zygote import ENV_SOCKET, Forked, request_kernel
+from dlcourse_grading.engine.zygote import ENV_SOCKET, Forked, ProcessEnd, request_kernel
 
 ENV_LIMITS = "COURSE_KERNEL_LIMITS"
 ENV_UID = "COURSE_KERNEL_UID"
@@ -36,42 +36,29 @@ ENV_PIDS = "COURSE_KERNEL_PIDS"
 
 
 class ForkedKernel:
-    """The small part of subprocess.Popen that LocalProvisioner uses, for an adopted process."""
+    """The small part of subprocess.Popen that LocalProvisioner uses, for a kernel the fork server
+    forked (its child, not ours: its end is seen through a pidfd, and its exit status stays the
+    fork server's)."""
 
     stdin = stdout = stderr = None
 
     def __init__(self, pid: int):
         self.pid = pid
         self.returncode: int | None = None
+        self.end = ProcessEnd(pid)
 
     def poll(self) -> int | None:
-        if self.returncode is not None:
-            return self.returncode
-        try:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-        except ChildProcessError:  # not our child (no subreaper): fall back to a liveness probe
-            try:
-                os.kill(self.pid, 0)
-                return None
-            except ProcessLookupError:
-                self.returncode = -1
-                return self.returncode
-        if pid == 0:
-            return None
-        self.returncode = os.waitstatus_to_exitcode(status)
+        if self.returncode is None and self.end.wait():
+            self.returncode = -1
         return self.returncode
 
-    def wait(self, timeout: float | None = None, interval: float = 0.02) -> int:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self.poll() is None:
-            if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError(self.pid)
-            time.sleep(interval)
-        return self.returncode  # type: ignore[return-value]
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None and not self.end.wait(timeout):
+            raise TimeoutError(self.pid)
+        return self.poll()  # type: ignore[return-value]
 
     def send_signal(self, signum: int) -> None:
-        if self.poll() is None:
-            os.kill(self.pid, signum)
+        self.end.send(signum)
 
     def kill(self) -> None:
         self.send_signal(signal.SIGKILL)
@@ -177,7 +164,7 @@ class ForkProvisioner(LocalProvisioner):
             pid, connection_info = forked.pid, self.connection_info
         else:
             pid = spare.forked.pid
-        self.process = ForkedKernel(pid)
+        self.process = self._forked = ForkedKernel(pid)  # jupyter_client drops self.process once it has ended
         self.pid = self.pgid = pid  # the kernel called setsid(): its pid is its process group
         self.cwd = self._workdir
         self.memory_watch = MemoryWatch(pid, int(limits.get("memory_mb", 1536)))
@@ -206,8 +193,8 @@ class ForkProvisioner(LocalProvisioner):
         await super().kill(restart)
         # SIGKILL is final: the kernel counts as gone at once, or jupyter_client's shutdown finds
         # it still alive and sleeps 0.1 s before it looks again (waiting for the exit instead
-        # cost ~22 ms a notebook: the kernel's memory being torn down). The worker reaps it
-        # (kill_strays), as it does every orphan of student code.
+        # cost ~22 ms a notebook: the kernel's memory being torn down). The worker waits for its
+        # end only before it looks for what the kernel left behind (await_shut_down_kernels).
         if isinstance(self.process, ForkedKernel) and self.process.returncode is None:
             self.process.returncode = -signal.SIGKILL
 
@@ -222,6 +209,10 @@ class ForkProvisioner(LocalProvisioner):
         await super().cleanup(restart)
         if getattr(self, "memory_watch", None) is not None:
             self.memory_watch.stop()
+        if getattr(self, "_forked", None) is not None:
+            with _SPARES_LOCK:
+                _ENDING.append(self._forked.end)
+            self._forked = None
         if restart:
             return
         self._remove_files()
@@ -338,6 +329,8 @@ class Spare:
 
 #: At most one spare per fork server (a Dask worker process may hold several grading Workers).
 _SPARES: dict[str, Spare] = {}
+#: The ends of the kernels shut down here, not yet awaited (await_shut_down_kernels).
+_ENDING: list[ProcessEnd] = []
 _SPARES_LOCK = threading.Lock()
 
 
@@ -361,14 +354,24 @@ def take_spare(socket_path: str, launch: Launch) -> Spare | None:
     return None
 
 
-def spare_pids(wait: bool = True) -> set[int]:
-    """The spare kernels' pids: the grader's children that are not strays. Without waiting for the
-    forks still under way, those the fork server has answered."""
+def spare_pids() -> set[int]:
+    """The spare kernels' pids."""
     with _SPARES_LOCK:
         spares = list(_SPARES.values())
-    if not wait:
-        return {forked.pid for forked in (s.forked for s in spares) if forked is not None}
     return {s.forked.pid for s in spares if s.ready()}
+
+
+def await_shut_down_kernels(timeout: float = 10.0) -> None:
+    """Wait until every kernel shut down here has ended (~0-25 ms after a kill, while its memory
+    is torn down): only then are the processes it started in other sessions orphans, adopted by
+    the grading worker (a child subreaper) for it to kill; until then they are the kernel's."""
+    with _SPARES_LOCK:
+        ends = list(_ENDING)
+        _ENDING.clear()
+    deadline = time.monotonic() + timeout
+    for end in ends:
+        end.wait(max(0.0, deadline - time.monotonic()))
+        end.close()
 
 
 def discard_spares(socket_path: str | None = None) -> None:

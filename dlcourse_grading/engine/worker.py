@@ -31,7 +31,8 @@ from sqlalchemy.exc import SAWarning
 
 from dlcourse_grading.engine import converters, fastpaths, sandbox
 from dlcourse_grading.engine.protocol import NotebookOutcome, Outcome, Submission, read_tree, write_tree
-from dlcourse_grading.engine.provisioner import ENV_LIMITS, ENV_PIDS, ENV_UID, discard_spares, spare_pids
+from dlcourse_grading.engine.provisioner import (ENV_LIMITS, ENV_PIDS, ENV_UID, await_shut_down_kernels,
+                                                 discard_spares)
 from dlcourse_grading.engine.zygote import ENV_SOCKET
 from dlcourse_grading.paths import venv_on_path
 
@@ -265,19 +266,16 @@ def applied_limits(converter) -> tuple[dict, float, dict]:
 
 
 def kill_strays(zygote: subprocess.Popen | None) -> None:
-    """Kill every process left behind by student code (adopted by us as subreaper); the fork
-    server and the next submission's kernel, started ahead (no student code has run in it), stay.
-    A spare whose fork the fork server has not answered yet may be one of the unknown children:
-    the forks are waited for only when there is one (a fork takes ~25-100 ms), not every time."""
+    """Kill every process left behind by student code: once the kernels shut down have ended,
+    everything they started is our child (we are its subreaper), but the fork server and what it
+    holds (the next submission's kernel, started ahead: no student code has run in it)."""
     import psutil
 
-    keep = ({zygote.pid} if zygote else set()) | spare_pids(wait=False)
-    strays = [child for child in psutil.Process().children(recursive=False)
-              if child.pid not in keep and not _zombie(child)]  # a zombie is gone: reaped below
-    if strays:
-        keep |= spare_pids()
-        strays = [child for child in strays if child.pid not in keep]
-    for child in strays:
+    await_shut_down_kernels()
+    keep = {zygote.pid} if zygote else set()
+    for child in psutil.Process().children(recursive=False):
+        if child.pid in keep:
+            continue
         try:
             for proc in child.children(recursive=True) + [child]:
                 proc.kill()
@@ -290,12 +288,3 @@ def kill_strays(zygote: subprocess.Popen | None) -> None:
             break
         if pid == 0:
             break
-
-
-def _zombie(proc) -> bool:
-    import psutil
-
-    try:
-        return proc.status() == psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return True

@@ -7,19 +7,21 @@ sockets bound, no cell run), then waits on the request's own connection, which i
 says "bound" with its ports, and only when the grader answers "go" does it drop privileges and
 start answering (:class:`Forked`). A kernel can so be started ahead, while the grader finishes the
 submission before (provisioner.py), and no client ever connects before the sockets exist. The
-zygote itself never runs a TensorFlow op (forking after that is not safe), and it double-forks so
-that the kernel is adopted by the grading process (a child subreaper), which can then wait for it
-and kill anything it leaves behind.
+zygote itself never runs a TensorFlow op (forking after that is not safe). A kernel is the
+zygote's child, reaped as it ends (the zygote ignores SIGCHLD); what it leaves behind, once
+orphaned, is adopted by the grading process (a child subreaper above it), which kills it.
 
 Forking is refused on a machine with an NVIDIA GPU: initializing CUDA in a forked child of a
 process that loaded CUDA libraries is not safe, so there the grader starts kernels normally.
 """
 from __future__ import annotations
 
+import contextlib
 import gc
 import importlib
 import json
 import os
+import select
 import signal
 import socket
 import sys
@@ -31,7 +33,7 @@ ENV_SOCKET = "COURSE_ZYGOTE_SOCKET"
 PARENT_POLL_S = 1.0
 #: The kernel's sockets, as IPKernelApp names its ports.
 PORTS = ("shell_port", "iopub_port", "stdin_port", "hb_port", "control_port")
-_grader = 0  # the grading worker's pid, once serving
+_server = 0  # the fork server's pid, once serving: the kernels' parent
 
 
 class Channel:
@@ -171,8 +173,9 @@ def run_kernel(request: dict, channel: Channel) -> None:
 
         argv = request["argv"]
         args = argv[argv.index("ipykernel_launcher") + 1:] if "ipykernel_launcher" in argv else argv[1:]
-        if _grader:  # ipykernel's own parent poller: the kernel ends when the grading worker does
-            args = [*args, f"--IPKernelApp.parent_handle={_grader}"]
+        if _server:  # ipykernel's own parent poller: the kernel ends when the fork server does (and
+            # so when the grading worker does)
+            args = [*args, f"--IPKernelApp.parent_handle={_server}"]
         app = IPKernelApp.instance()
         initialize_kernel(app, args)  # reads the connection file and binds the sockets, still privileged
         channel.send({"bound": {name: getattr(app, name) for name in PORTS}})
@@ -194,31 +197,22 @@ def run_kernel(request: dict, channel: Channel) -> None:
 
 
 def spawn(request: dict, channel: Channel, server: socket.socket) -> int:
-    """Double fork: returns the kernel's pid; its parent exits at once, so it is adopted. The
-    kernel keeps the request's connection (`channel`), and not the server's listening socket."""
-    read_end, write_end = os.pipe()
-    middle = os.fork()
-    if middle == 0:
-        os.close(read_end)
+    """Fork a kernel; returns its pid. It keeps the request's connection (`channel`), and not the
+    server's listening socket. One fork (a double fork, for the grader to adopt the kernel, cost
+    another ~25 ms of CPU: a fork and an exit of a 700 MB process)."""
+    pid = os.fork()
+    if pid == 0:
         server.close()
-        kernel = os.fork()
-        if kernel == 0:
-            os.close(write_end)
-            run_kernel(request, channel)
-        os.write(write_end, str(kernel).encode())
-        os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end) as fh:
-        pid = int(fh.read())
-    os.waitpid(middle, 0)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the kernel waits for its own children
+        run_kernel(request, channel)
     return pid
 
 
 def serve(path: str) -> None:
     import ctypes
 
-    global _grader
-    parent = _grader = os.getppid()  # the grading worker: it adopts the kernels (child subreaper)
+    global _server
+    parent, _server = os.getppid(), os.getpid()  # the grading worker (a child subreaper), and us
     ctypes.CDLL(None).prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG: go when the grader goes
     preload()
     # The preloaded heap (400k objects) moves out of the collector's sight: a kernel's full
@@ -230,6 +224,7 @@ def serve(path: str) -> None:
     os.chmod(path, 0o600)
     server.listen(16)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # an ended kernel is reaped at once, by the system
     # PR_SET_PDEATHSIG follows the thread that started us, and was seen not to fire when a Dask
     # worker process died: the server also looks for its parent every second and goes with it.
     server.settimeout(PARENT_POLL_S)
@@ -249,6 +244,36 @@ def serve(path: str) -> None:
                 channel.send({"pid": pid})
             except Exception as exc:  # noqa: BLE001 - report and keep serving
                 channel.send({"error": repr(exc)})
+
+
+class ProcessEnd:
+    """Whether a process that is not our child (a kernel: the fork server's) has ended, through a
+    pidfd: never mistaken for a later process that got the same pid."""
+
+    def __init__(self, pid: int):
+        try:
+            self._fd: int | None = os.pidfd_open(pid)
+        except ProcessLookupError:
+            self._fd = None
+
+    def wait(self, timeout: float | None = 0.0) -> bool:
+        """Whether it has ended, waiting up to `timeout` seconds (None: until it has)."""
+        if self._fd is not None and select.select([self._fd], [], [], timeout)[0]:
+            self.close()
+        return self._fd is None
+
+    def send(self, signum: int) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(ProcessLookupError):
+                signal.pidfd_send_signal(self._fd, signum)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __del__(self):
+        self.close()
 
 
 class Forked:
@@ -275,14 +300,17 @@ class Forked:
             self.channel.sock.close()
         return self.ports
 
-    def discard(self) -> None:
-        """Never used: it exits when its connection closes, and is killed in case it does not."""
+    def discard(self, timeout: float = 10.0) -> None:
+        """Never used: it exits when its connection closes, and is killed in case it does not;
+        returns once it has ended."""
+        end = ProcessEnd(self.pid)
         self.channel.sock.close()
         try:
             os.killpg(self.pid, signal.SIGKILL)  # it called setsid(): its pid is its process group
-            os.waitpid(self.pid, 0)  # adopted by the grader (its subreaper): reaped here
-        except (ProcessLookupError, PermissionError, ChildProcessError):
+        except (ProcessLookupError, PermissionError):
             pass
+        end.wait(timeout)
+        end.close()
 
 
 def request_kernel(path: str, argv: list[str], env: dict, cwd: str, limits: dict, uid: int | None) -> Forked:
