@@ -39,6 +39,9 @@ WATCHED_METHODS = (
 IPYTHON_BUILTINS = {"exit", "quit", "display", "get_ipython", "help", "copyright", "credits", "license",
                     "input", "breakpoint"}  # ipykernel swaps input() per request
 
+#: The user expression under which the grader asks a kernel for the audit, after each test cell.
+AUDIT_KEY = "course_audit"
+
 _snapshot: dict[str, dict[str, object]] = {}
 _MISSING = object()
 _taken = False
@@ -97,8 +100,36 @@ def start() -> None:
 
     for name in WATCHED_MODULES:  # every watched namespace exists before the snapshot
         importlib.import_module(name)
+    answer_audits_after_errors()
     snapshot()
     _record_shell()
+
+
+def answer_audits_after_errors() -> None:
+    """A Jupyter kernel evaluates a request's user expressions only when its code ran without
+    error. A grading kernel also evaluates the audit's expression (:data:`AUDIT_KEY`) after a
+    cell that failed, in the same reply, so the grader needs no request of its own after a
+    failed test cell (one round trip, ~9 ms). Every other expression keeps the protocol's rule.
+    Before the snapshot, which watches this method; only in a process that runs an IPython
+    kernel (or preloads one: the fork server)."""
+    ipkernel = sys.modules.get("ipykernel.ipkernel")
+    if ipkernel is None or getattr(ipkernel.IPythonKernel.do_execute, "_course_audit", False):
+        return
+    import functools
+
+    original = ipkernel.IPythonKernel.do_execute
+
+    @functools.wraps(original)  # ipykernel reads the signature: cell_id, cell_meta
+    async def do_execute(self, code, silent, store_history=True, user_expressions=None, allow_stdin=False,
+                         **kwargs):
+        reply = await original(self, code, silent, store_history, user_expressions, allow_stdin, **kwargs)
+        expression = (user_expressions or {}).get(AUDIT_KEY)
+        if expression is not None and reply.get("status") == "error":
+            reply["user_expressions"] = self.shell.user_expressions({AUDIT_KEY: expression})
+        return reply
+
+    do_execute._course_audit = True
+    ipkernel.IPythonKernel.do_execute = do_execute
 
 
 def _shell():

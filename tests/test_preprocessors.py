@@ -168,16 +168,23 @@ class _CountingProbes(RobustExecute):
         return await super()._asked_audit(*args, **kwargs)
 
 
-@pytest.mark.parametrize("client, probes", [("dlcourse_grading.engine.client.QuickStartClient", {True: 0, False: 1}),
-                                            ("jupyter_client.asynchronous.AsyncKernelClient", {True: 2, False: 2})],
-                         ids=["grade-class", "nbgrader"])
+QUICK_START = "dlcourse_grading.engine.client.QuickStartClient"
+
+
+@pytest.mark.parametrize("client, after_errors, probes",
+                         [(QUICK_START, True, {True: 0, False: 0}),
+                          (QUICK_START, False, {True: 0, False: 1}),
+                          ("jupyter_client.asynchronous.AsyncKernelClient", True, {True: 2, False: 2})],
+                         ids=["grade-class", "grade-class, protocol's kernel", "nbgrader"])
 @pytest.mark.parametrize("passes", [True, False], ids=["passing", "failing"])
-def test_robust_execute_audits_after_every_test_cell(client, probes, passes):
-    """grade-class's client carries the tamper audit on a test cell's own request, plain
-    nbgrader's asks in a request of its own, and a test cell that failed is audited separately:
-    every way, the first test cell after the tampering and every later one get TamperingError,
-    and none before it."""
-    cells = [new_code_cell("from dlcourse_grading import guard\nguard.snapshot()"),
+def test_robust_execute_audits_after_every_test_cell(client, after_errors, probes, passes):
+    """grade-class's client carries the tamper audit on a test cell's own request, and a grading
+    kernel answers it even after a failed cell; plain nbgrader's client asks in a request of its
+    own, as grade-class does after a failed cell from a kernel that keeps the protocol's rule
+    (user expressions only after success): every way, the first test cell after the tampering
+    and every later one get TamperingError, and none before it."""
+    guard = "guard.answer_audits_after_errors()\n" if after_errors else ""
+    cells = [new_code_cell(f"from dlcourse_grading import guard\n{guard}guard.snapshot()"),
              _cell("code", "t1", "assert True", grade=True, points=1),
              new_code_cell("import builtins\nbuiltins.sorted = lambda *args, **kwargs: []"),
              _cell("code", "t2", "assert True" if passes else "assert False, 'failing'", grade=True, points=1),

@@ -27,6 +27,7 @@ from nbgrader import utils
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Integer
 
+from dlcourse_grading.guard import AUDIT_KEY
 from dlcourse_grading.notebook import HIDDEN_BLOCK, nbgrader_meta
 
 REPAIRS_KEY = "course_repairs"
@@ -166,7 +167,7 @@ class RobustExecute(Execute):
         test = utils.is_grade(cell) and not utils.is_solution(cell) and cell.cell_type == "code"
         self._audit_answer = None
         if test and not self._tampered and hasattr(self.kc, "next_user_expressions"):
-            self.kc.next_user_expressions = {"audit": AUDIT_CODE}  # answered in the cell's own reply
+            self.kc.next_user_expressions = {AUDIT_KEY: AUDIT_CODE}  # answered in the cell's own reply
         try:
             cell, resources = self._preprocess_cell(cell, resources, index)
         finally:
@@ -178,7 +179,7 @@ class RobustExecute(Execute):
 
     def on_cell_executed(self, **kwargs):
         super().on_cell_executed(**kwargs)
-        self._audit_answer = kwargs["execute_reply"]["content"].get("user_expressions", {}).get("audit")
+        self._audit_answer = kwargs["execute_reply"]["content"].get("user_expressions", {}).get(AUDIT_KEY)
 
     def _audit(self, cell, index) -> None:
         """After each test cell, ask the kernel whether anything the checks rely on was replaced.
@@ -186,9 +187,10 @@ class RobustExecute(Execute):
         The first test cell after which tampering shows, and every later one, scores zero.
 
         The question rides on the test cell's own execute request as a user expression, which
-        the kernel evaluates once the cell has run without error (a separate request cost ~9 ms
-        a test cell); after a cell that failed, or from a client that cannot add one, it is asked
-        in a request of its own (:meth:`_asked_audit`)."""
+        the kernel evaluates once the cell has run (a separate request cost ~9 ms a test cell);
+        a grading kernel answers it after a failed cell too (guard.answer_audits_after_errors).
+        From a kernel that did not (not yet guarded, or the guard's answer replaced) or from a
+        client that cannot add one, it is asked in a request of its own (:meth:`_asked_audit`)."""
         answer = self._audit_answer
         if answer is None and not self._tampered and not self._stopped:
             try:
@@ -207,7 +209,7 @@ class RobustExecute(Execute):
         nbclient waits for, and it skips them). None when the kernel does not answer in time, has
         died (looked at every second, as nbclient does for a cell) or aborted the request
         (ipykernel aborts what is queued after a failed cell)."""
-        msg_id = self.kc.execute("", silent=True, store_history=False, user_expressions={"audit": AUDIT_CODE})
+        msg_id = self.kc.execute("", silent=True, store_history=False, user_expressions={AUDIT_KEY: AUDIT_CODE})
         deadline = monotonic() + timeout
         while (remaining := deadline - monotonic()) > 0:
             try:
@@ -217,7 +219,7 @@ class RobustExecute(Execute):
                     return None
                 continue
             if msg["parent_header"].get("msg_id") == msg_id:
-                return msg["content"].get("user_expressions", {}).get("audit")
+                return msg["content"].get("user_expressions", {}).get(AUDIT_KEY)
         return None
 
     def _preprocess_cell(self, cell, resources, index):
